@@ -1,0 +1,152 @@
+"""Serving simulator apps on loopback sockets with uvicorn.
+
+:func:`serve` runs apps in the current event loop until cancelled (the CLI);
+:class:`BackgroundServers` runs them in a thread with its own loop, so tests and
+benchmarks talk to them over real sockets while keeping their own loop free.
+Ports may be 0: the socket is bound first, so the real port is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+AppsFactory = Callable[[Mapping[str, str]], Awaitable[Mapping[str, ASGIApp]]]
+"""Builds the apps, given the base URL each will be served at (by name)."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class _Bound:
+    name: str
+    sock: socket.socket
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+
+async def serve(
+    build: AppsFactory,
+    ports: Mapping[str, int],
+    *,
+    host: str = "127.0.0.1",
+    ready: Callable[[Mapping[str, str]], None] | None = None,
+) -> None:
+    """Serve every app until cancelled; ``ready`` is called with the URLs once listening."""
+    bound = [_Bound(name, bind(host, port)) for name, port in ports.items()]
+    urls = {b.name: b.url for b in bound}
+    apps = await build(urls)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                apps[b.name], log_level="warning", access_log=False, lifespan="off",
+                timeout_keep_alive=30,
+            )
+        )
+        for b in bound
+    ]
+    for server in servers:
+        # Signal handling belongs to whoever owns the process, not to each server.
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    tasks = [asyncio.create_task(s.serve(sockets=[b.sock])) for s, b in zip(servers, bound, strict=True)]
+    try:
+        while not all(s.started for s in servers):
+            if any(t.done() for t in tasks):
+                await asyncio.gather(*tasks)
+            await asyncio.sleep(0.01)
+        if ready is not None:
+            ready(urls)
+        await asyncio.gather(*tasks)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for b in bound:
+            b.sock.close()
+
+
+class BackgroundServers:
+    """Apps served from a daemon thread; ``start()`` returns their URLs by name."""
+
+    def __init__(
+        self,
+        build: AppsFactory,
+        ports: Mapping[str, int],
+        *,
+        host: str = "127.0.0.1",
+        cleanup: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._build = build
+        self._ports = dict(ports)
+        self._host = host
+        self._cleanup = cleanup
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="simulators", daemon=True)
+        self._ready = threading.Event()
+        self._main: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self.urls: dict[str, str] = {}
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        def on_ready(urls: Mapping[str, str]) -> None:
+            self.urls = dict(urls)
+            self._ready.set()
+
+        async def main() -> None:
+            try:
+                await serve(self._build, self._ports, host=self._host, ready=on_ready)
+            finally:
+                if self._cleanup is not None:
+                    await self._cleanup()
+
+        self._main = self._loop.create_task(main())
+        try:
+            self._loop.run_until_complete(self._main)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # surfaced to the starting thread
+            self._error = exc
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    def start(self, timeout: float = 60.0) -> dict[str, str]:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("simulators did not start in time")
+        if self._error is not None or not self.urls:
+            raise RuntimeError("simulators failed to start") from self._error
+        return self.urls
+
+    def call(self, coro: Awaitable[object], timeout: float = 60.0) -> object:
+        """Run a coroutine on the servers' loop (e.g. to reach a store) and wait for it."""
+
+        async def wrapped() -> object:
+            return await coro
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self._loop).result(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._main is not None and not self._main.done():
+            self._loop.call_soon_threadsafe(self._main.cancel)
+        self._thread.join(timeout)

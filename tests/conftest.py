@@ -1,0 +1,97 @@
+"""Shared fixtures: per-run isolation on both backends, and simulators on loopback.
+
+Backend selection comes from the environment, as in production:
+``DATABASE_URL`` (Postgres) and ``REDIS_URL``; without them the embedded
+defaults (SQLite files in a temp dir, in-process cache) are used. Every run
+gets its own Postgres schemas and Redis key prefix (``RUN_ID``) so concurrent
+runs never collide; schemas are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from simulators.cluster import Cluster, Records
+from simulators.serving import BackgroundServers
+
+RUN_ID = f"t{uuid.uuid4().hex[:10]}"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL")
+    return url if url and url.startswith("postgresql") else None
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return RUN_ID
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str | None:
+    """The Postgres URL when testing on Postgres, else None."""
+    return _postgres_url()
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    return f"revgraph:{RUN_ID}:"
+
+
+StartSimulators = Callable[..., dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def start_simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartSimulators]:
+    """Start some simulators with the given records; returns their URLs by name.
+
+    ``start_simulators(("BILLING",), records={"BILLING": {"customer": [...]}})``.
+    Each call gets fresh stores (own SQLite dir or own Postgres schemas) and
+    free ports; everything is stopped and dropped at the end of the session.
+    """
+    started: list[tuple[BackgroundServers, Cluster]] = []
+
+    def start(names: tuple[str, ...], records: Records | None = None) -> dict[str, str]:
+        n = len(started)
+        cluster = Cluster(
+            data_dir=Path(tmp_path_factory.mktemp(f"sim{n}")),
+            database_url=_postgres_url(),
+            schema_prefix=f"{RUN_ID}_{n}",
+            names=names,
+        )
+        servers = cluster.background(records or {})
+        urls = servers.start()
+        started.append((servers, cluster))
+        return urls
+
+    yield start
+    for servers, _ in started:
+        servers.stop()
+    url = _postgres_url()
+    if url:
+        _drop_schemas(url, RUN_ID)
+
+
+def _drop_schemas(url: str, run_id: str) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def drop() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            rows = await conn.execute(
+                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                {"p": f"{run_id}%"},
+            )
+            for (name,) in rows:
+                await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        await engine.dispose()
+
+    asyncio.run(drop())
