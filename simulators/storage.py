@@ -42,6 +42,8 @@ class DocumentStore:
         self._indexes: dict[tuple[str, str], dict[Any, list[str]]] = {}
         self._seq = 0
         self._seqs: dict[tuple[str, str], int] = {}
+        # Bumped by every write, so readers can tell whether what they derived is stale.
+        self.version = 0
 
     async def open(self, *, reset: bool = False) -> None:
         """Connect, create the table if needed, and load every document."""
@@ -104,6 +106,9 @@ class DocumentStore:
                 seq = self._seqs[(kind, doc_id)] = self._seq
             bucket[doc_id] = doc
             rows.append({"kind": kind, "id": doc_id, "seq": seq, "body": doc, "new": not existing})
+        if not rows:  # an empty INSERT ... VALUES is an error (and a SQLAlchemy warning)
+            return
+        self.version += 1
         # Field indexes are rebuilt lazily: cheaper than patching them on every write.
         for key in [k for k in self._indexes if k[0] == kind]:
             del self._indexes[key]
@@ -119,6 +124,22 @@ class DocumentStore:
                 self._table.insert(),
                 [{k: v for k, v in r.items() if k != "new"} for r in rows],
             )
+
+    async def delete(self, kind: str, doc_id: str) -> bool:
+        """Remove one document; False if there was none.
+
+        Field indexes need no rebuild: :meth:`find` skips ids no longer stored.
+        """
+        assert self._engine is not None, "DocumentStore.open() first"
+        if self._docs.get(kind, {}).pop(doc_id, None) is None:
+            return False
+        self._seqs.pop((kind, doc_id), None)
+        self.version += 1
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(self._table).where(self._table.c.kind == kind, self._table.c.id == doc_id)
+            )
+        return True
 
 
 def _field(doc: Document, field: str) -> Any:

@@ -1,0 +1,293 @@
+"""The NetSuite-shaped ERP simulator: SuiteTalk REST records and SuiteQL.
+
+Routes (all behind ``Authorization: Bearer <token>``; a wrong or missing token
+gets NetSuite's 401 ``INVALID_LOGIN`` body):
+
+* ``GET    /services/rest/record/v1/{type}/{id}`` — one record (``id`` is an
+  internal id or ``eid:<externalId>``), with ``links``; ``fields=a,b`` narrows it;
+* ``POST   /services/rest/record/v1/{type}`` — create → 204, ``Location`` of the
+  new record;
+* ``PATCH  /services/rest/record/v1/{type}/{id}`` — change some fields → 204;
+* ``PUT    /services/rest/record/v1/{type}/eid:{externalId}`` — upsert: create
+  the record with that externalId or replace it → 204 with ``Location``;
+* ``DELETE /services/rest/record/v1/{type}/{id}`` → 204;
+* ``GET    /services/rest/record/v1/{type}?q=&limit=&offset=`` — a page of ids;
+* ``POST   /services/rest/query/v1/suiteql?limit=&offset=`` with ``Prefer:
+  transient`` and ``{"q": "SELECT ..."}`` — a page of rows.
+
+Paging follows NetSuite's rules: ``limit`` 1..1000 (default 1000), ``offset`` a
+multiple of ``limit``; otherwise 400 ``INVALID_PARAMETER``. SuiteQL without
+``Prefer: transient`` is refused (400 ``INVALID_PARAMETER``) as NetSuite does.
+In SuiteQL rows, columns whose value is NULL are left out, as NetSuite leaves
+them out. Errors always carry NetSuite's body (:mod:`simulators.erp.faults`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from simulators.config import SimulatorConfig
+from simulators.control import VendorResponses, build_simulator
+from simulators.erp import faults
+from simulators.erp.faults import NetSuiteError
+from simulators.erp.listing import parse_filter
+from simulators.erp.records import EID_PREFIX, Records, record_type
+from simulators.erp.suiteql import Query, Result, SuiteQLError, execute, parse
+from simulators.erp.tables import RecordTable, json_value, tables
+from simulators.storage import DocumentStore
+
+RECORD_PATH = "/services/rest/record/v1"
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+MAX_LIMIT = 1000
+RESULT_CACHE_SIZE = 32
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
+    """The ERP simulator serving ``store`` at ``config.base_url``."""
+    api = _ErpApi(store, config)
+    routes = [
+        Route(SUITEQL_PATH, _guard(api.suiteql), methods=["POST"]),
+        Route(f"{RECORD_PATH}/{{record_type}}", _guard(api.collection), methods=["GET", "POST"]),
+        Route(
+            f"{RECORD_PATH}/{{record_type}}/{{record_id}}",
+            _guard(api.record),
+            methods=["GET", "PATCH", "PUT", "DELETE"],
+        ),
+    ]
+    vendor = VendorResponses(
+        authorized=lambda r: r.headers.get("authorization") == f"Bearer {config.token}",
+        unauthorized=faults.unauthorized,
+        server_error=faults.server_error,
+        unavailable=faults.unavailable,
+    )
+    return build_simulator("ERP", routes, vendor)
+
+
+def _guard(handler: Handler) -> Handler:
+    """Turns a :class:`NetSuiteError` raised anywhere in ``handler`` into its response."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except NetSuiteError as exc:
+            return exc.response()
+        except ClientDisconnect:
+            # The caller gave up (e.g. timed out during injected latency): nobody to answer.
+            return Response(status_code=499)
+
+    return guarded
+
+
+class _ErpApi:
+    def __init__(self, store: DocumentStore, config: SimulatorConfig) -> None:
+        self.records = Records(store)
+        self.tables = tables(store)
+        self.base_url = config.base_url.rstrip("/")
+        # Paging runs the same query once per page; results are reused until the store
+        # changes (its version moves on every write).
+        self._results: OrderedDict[str, tuple[int, Result]] = OrderedDict()
+
+    # records -----------------------------------------------------------------
+
+    async def record(self, request: Request) -> Response:
+        type_name = request.path_params["record_type"]
+        key = request.path_params["record_id"]
+        if request.method == "GET":
+            return self._get(request, type_name, key)
+        if request.method == "DELETE":
+            await self.records.delete(type_name, key)
+            return Response(status_code=204)
+        body = await _json_body(request)
+        if request.method == "PATCH":
+            await self.records.update(type_name, key, body)
+            return Response(status_code=204)
+        if not key.startswith(EID_PREFIX):  # PUT
+            record_type(type_name)
+            raise NetSuiteError(
+                400,
+                "USER_ERROR",
+                "PUT (upsert) addresses a record by external ID: use "
+                f"{RECORD_PATH}/{type_name}/eid:<externalId>.",
+            )
+        doc_id, _ = await self.records.upsert(type_name, key[len(EID_PREFIX) :], body)
+        return self._created(type_name, doc_id)
+
+    def _get(self, request: Request, type_name: str, key: str) -> Response:
+        rtype = record_type(type_name)
+        doc = self.records.get(type_name, key)
+        fields = request.query_params.get("fields")
+        if fields:
+            wanted = [f.strip() for f in fields.split(",") if f.strip()]
+            unknown = [f for f in wanted if f not in rtype.by_name and f != "id"]
+            if unknown:
+                raise NetSuiteError(
+                    400,
+                    "USER_ERROR",
+                    f"Invalid field '{unknown[0]}' for record type '{type_name}'.",
+                )
+            doc = {k: v for k, v in doc.items() if k == "id" or k in wanted}
+        return JSONResponse({"links": [self._self_link(type_name, doc["id"])], **doc})
+
+    async def collection(self, request: Request) -> Response:
+        type_name = request.path_params["record_type"]
+        if request.method == "POST":
+            doc_id = await self.records.create(type_name, await _json_body(request))
+            return self._created(type_name, doc_id)
+        record_type(type_name)
+        limit, offset = _paging(request)
+        table = self.tables[type_name]
+        q = request.query_params.get("q")
+        try:
+            where = parse_filter(q) if q else None
+            result = execute(Query(type_name, None, where), table)
+        except SuiteQLError as exc:
+            raise NetSuiteError(
+                400, "INVALID_PARAMETER", f"Invalid query parameter q: {exc}"
+            ) from exc
+        id_at = [name for name, _ in result.columns].index("id")
+        ids = [str(row[id_at]) for row in result.rows]
+        page = ids[offset : offset + limit]
+        extra = {"q": q} if q else {}
+        body = {
+            "links": self._page_links(f"{RECORD_PATH}/{type_name}", limit, offset, len(ids), extra),
+            "count": len(page),
+            "hasMore": offset + limit < len(ids),
+            "items": [{"links": [self._self_link(type_name, i)], "id": i} for i in page],
+            "offset": offset,
+            "totalResults": len(ids),
+        }
+        return JSONResponse(body)
+
+    def _created(self, type_name: str, doc_id: str) -> Response:
+        location = f"{self.base_url}{RECORD_PATH}/{type_name}/{doc_id}"
+        return Response(status_code=204, headers={"Location": location})
+
+    def _self_link(self, type_name: str, doc_id: Any) -> dict[str, str]:
+        href = f"{self.base_url}{RECORD_PATH}/{type_name}/{quote(str(doc_id), safe=':')}"
+        return {"rel": "self", "href": href}
+
+    # SuiteQL -----------------------------------------------------------------
+
+    async def suiteql(self, request: Request) -> Response:
+        if "transient" not in request.headers.get("prefer", "").lower():
+            raise NetSuiteError(
+                400,
+                "INVALID_PARAMETER",
+                "SuiteQL queries require the header 'Prefer: transient'.",
+            )
+        limit, offset = _paging(request)
+        body = await _json_body(request)
+        q = body.get("q") if isinstance(body, dict) else None
+        if not isinstance(q, str):
+            raise NetSuiteError(
+                400, "INVALID_PARAMETER", 'The request body must be {"q": "<SuiteQL query>"}.'
+            )
+        try:
+            result = self._run(q)
+        except SuiteQLError as exc:
+            raise NetSuiteError(
+                400,
+                "INVALID_PARAMETER",
+                "Invalid search query. Detailed unprocessed description follows. "
+                f"Search error occurred: {exc}",
+            ) from exc
+        total = len(result.rows)
+        items = []
+        for row in result.rows[offset : offset + limit]:
+            item: dict[str, Any] = {"links": []}
+            for (name, column_type), value in zip(result.columns, row, strict=True):
+                if value is not None:
+                    item[name] = json_value(column_type, value)
+            items.append(item)
+        return JSONResponse(
+            {
+                "links": self._page_links(SUITEQL_PATH, limit, offset, total, {}),
+                "count": len(items),
+                "hasMore": offset + limit < total,
+                "items": items,
+                "offset": offset,
+                "totalResults": total,
+            }
+        )
+
+    def _run(self, q: str) -> Result:
+        version = self.records.store.version
+        cached = self._results.get(q)
+        if cached is not None and cached[0] == version:
+            self._results.move_to_end(q)
+            return cached[1]
+        query = parse(q)
+        result = execute(query, self._table(query.table))
+        self._results[q] = (version, result)
+        if len(self._results) > RESULT_CACHE_SIZE:
+            self._results.popitem(last=False)
+        return result
+
+    def _table(self, name: str) -> RecordTable:
+        table = self.tables.get(name)
+        if table is None:
+            raise SuiteQLError(f"Record '{name}' was not found.")
+        return table
+
+    def _page_links(
+        self, path: str, limit: int, offset: int, total: int, extra: dict[str, str]
+    ) -> list[dict[str, str]]:
+        def link(rel: str, at: int) -> dict[str, str]:
+            query = urlencode({**extra, "limit": limit, "offset": at})
+            return {"rel": rel, "href": f"{self.base_url}{path}?{query}"}
+
+        last = max(0, (total - 1) // limit * limit)
+        links = []
+        if offset > 0:
+            links.append(link("previous", max(0, offset - limit)))
+        links.append(link("first", 0))
+        if offset + limit < total:
+            links.append(link("next", offset + limit))
+        links.append(link("last", last))
+        links.append(link("self", offset))
+        return links
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    """``limit`` and ``offset`` by NetSuite's rules, or its 400 ``INVALID_PARAMETER``."""
+    params = request.query_params
+    try:
+        limit = int(params.get("limit", MAX_LIMIT))
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        raise NetSuiteError(
+            400, "INVALID_PARAMETER", "The limit and offset query parameters must be integers."
+        ) from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise NetSuiteError(
+            400,
+            "INVALID_PARAMETER",
+            f"Invalid limit {limit}: the limit must be between 1 and {MAX_LIMIT}.",
+        )
+    if offset < 0 or offset % limit:
+        raise NetSuiteError(
+            400,
+            "INVALID_PARAMETER",
+            f"Invalid offset {offset}: the offset must be a non-negative multiple of the "
+            f"limit ({limit}).",
+        )
+    return limit, offset
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise NetSuiteError(400, "USER_ERROR", "The request body is not valid JSON.") from None

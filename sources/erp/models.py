@@ -1,0 +1,197 @@
+"""NetSuite wire models: ERP customers, AR postings, revenue schedules, journal entries.
+
+NetSuite shows one record two ways, and every model reads both:
+
+* :meth:`from_record` — a SuiteTalk REST record (``GET /record/v1/{type}/{id}``):
+  camelCase fields, references as ``{"id", "refName"}`` objects, booleans
+  ``true``/``false``;
+* :meth:`from_suiteql` — a SuiteQL row: lower-case column names, references as
+  the referenced id, list values (``currency``, ``status``) as their name,
+  booleans ``'T'``/``'F'``, NULL columns absent.
+
+Field aliases (``validation_alias``, so constructors and type checkers keep the
+Python names) are the REST field names. Money is :class:`~decimal.Decimal`,
+parsed from the text of the number (never through a binary float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _money(value: Any) -> Any:
+    # A float has already lost the vendor's text; its repr is the shortest string
+    # that reads back to it, which for 2-decimal amounts is that amount.
+    return str(value) if isinstance(value, float) else value
+
+
+def _ns_bool(value: Any) -> Any:
+    if isinstance(value, str) and value in ("T", "F"):
+        return value == "T"
+    return False if value is None else value
+
+
+def _ns_date(value: Any) -> Any:
+    """ISO dates, ISO datetimes, and NetSuite's default ``M/D/YYYY`` display format."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if "/" in value:
+            return datetime.strptime(value, "%m/%d/%Y").date()
+        if "T" in value:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+NsBool = Annotated[bool, BeforeValidator(_ns_bool)]
+NsDate = Annotated[date | None, BeforeValidator(_ns_date)]
+
+
+class ErpModel(BaseModel):
+    """Base: reads a REST record or a SuiteQL row into the same model."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", coerce_numbers_to_str=True)
+
+    REF_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """REST fields holding a reference to a record: the model keeps its id."""
+    LIST_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """REST fields holding a list value (currency, status): the model keeps its name."""
+
+    @classmethod
+    def from_record(cls, doc: Mapping[str, Any]) -> Self:
+        data = dict(doc)
+        for name in cls.REF_FIELDS:
+            data[name] = _ref_id(doc.get(name))
+        for name in cls.LIST_FIELDS:
+            data[name] = _ref_name(doc.get(name))
+        return cls.model_validate(data)
+
+    @classmethod
+    def from_suiteql(cls, row: Mapping[str, Any]) -> Self:
+        # SuiteQL columns are the REST field names in lower case, already flattened.
+        data: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            key = info.validation_alias if isinstance(info.validation_alias, str) else name
+            if key.lower() in row:
+                data[key] = row[key.lower()]
+        return cls.model_validate(data)
+
+
+def _ref_id(ref: Any) -> Any:
+    return ref.get("id") if isinstance(ref, Mapping) else ref
+
+
+def _ref_name(ref: Any) -> Any:
+    return ref.get("refName") if isinstance(ref, Mapping) else ref
+
+
+class ErpCustomer(ErpModel):
+    """An ERP customer; ``external_id`` is the CRM Account Id."""
+
+    REF_FIELDS = ("parent",)
+    LIST_FIELDS = ("currency",)
+
+    id: str
+    external_id: str | None = Field(None, validation_alias="externalId")
+    entity_id: str | None = Field(None, validation_alias="entityId")
+    company_name: str | None = Field(None, validation_alias="companyName")
+    email: str | None = None
+    currency: str | None = None
+    parent_id: str | None = Field(None, validation_alias="parent")
+    is_inactive: NsBool = Field(False, validation_alias="isInactive")
+
+
+class ArPosting(ErpModel):
+    """The AR posting (NetSuite invoice) of a Stripe invoice, its ``external_id``.
+
+    ``total`` is 0 when NetSuite sent none.
+    """
+
+    REF_FIELDS = ("entity",)
+    LIST_FIELDS = ("currency", "status")
+
+    id: str
+    external_id: str | None = Field(None, validation_alias="externalId")
+    tran_id: str | None = Field(None, validation_alias="tranId")
+    customer_id: str | None = Field(None, validation_alias="entity")
+    currency: str | None = None
+    total: Money = Decimal(0)
+    amount_remaining: Money | None = Field(None, validation_alias="amountRemaining")
+    tran_date: NsDate = Field(None, validation_alias="tranDate")
+    status: str | None = None
+
+
+class RevenueSchedule(ErpModel):
+    """The revenue schedule of one contract version (``external_id`` ``{contract}:v{n}``)."""
+
+    REF_FIELDS = ("custrecord_rg_customer",)
+    LIST_FIELDS = ("currency",)
+
+    id: str
+    external_id: str | None = Field(None, validation_alias="externalId")
+    contract_id: str = Field(validation_alias="custrecord_rg_contract")
+    contract_version: int = Field(validation_alias="custrecord_rg_contract_version")
+    customer_id: str | None = Field(None, validation_alias="custrecord_rg_customer")
+    total: Money = Field(Decimal(0), validation_alias="custrecord_rg_total")
+    recognized_total: Money = Field(Decimal(0), validation_alias="custrecord_rg_recognized_total")
+    currency: str | None = None
+    start: NsDate = Field(None, validation_alias="custrecord_rg_start")
+    end: NsDate = Field(None, validation_alias="custrecord_rg_end")
+
+    @property
+    def deferred_total(self) -> Decimal:
+        """What is still to be recognized."""
+        return self.total - self.recognized_total
+
+
+class RevenueScheduleLine(ErpModel):
+    """One period (``YYYY-MM``) of a revenue schedule."""
+
+    REF_FIELDS = ("custrecord_rg_schedule",)
+
+    id: str
+    schedule_id: str = Field(validation_alias="custrecord_rg_schedule")
+    period: str = Field(validation_alias="custrecord_rg_period")
+    amount: Money = Field(validation_alias="custrecord_rg_amount")
+    recognized: NsBool = Field(False, validation_alias="custrecord_rg_recognized")
+
+
+class JournalLine(ErpModel):
+    """One line of a journal entry: an account debited or credited."""
+
+    REF_FIELDS = ("account",)
+
+    account_id: str | None = Field(None, validation_alias="account")
+    debit: Money | None = None
+    credit: Money | None = None
+    memo: str | None = None
+
+
+class JournalEntry(ErpModel):
+    """A journal entry (revenue recognition posting).
+
+    Its lines are a sublist: present when read as a REST record, empty from SuiteQL.
+    """
+
+    LIST_FIELDS = ("currency",)
+
+    id: str
+    external_id: str | None = Field(None, validation_alias="externalId")
+    tran_date: NsDate = Field(None, validation_alias="tranDate")
+    memo: str | None = None
+    currency: str | None = None
+    lines: list[JournalLine] = Field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, doc: Mapping[str, Any]) -> Self:
+        sublist = doc.get("line")
+        items = sublist.get("items", []) if isinstance(sublist, Mapping) else []
+        entry = super().from_record({k: v for k, v in doc.items() if k != "line"})
+        entry.lines = [JournalLine.from_record(item) for item in items]
+        return entry
