@@ -1,0 +1,27 @@
+"""The Contracts/CPQ simulator: a Salesforce-style org plus the amendment Apex service.
+
+The standard REST API (sobjects, composite batch read, SOQL) comes from
+:mod:`simulators.salesforce`; this org adds its objects
+(:mod:`.objects`), their lifecycle rules (:mod:`.lifecycle`) and
+``POST /services/apexrest/rg/v1/contracts/{id}/amend`` (:mod:`.amendment`).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from simulators.config import SimulatorConfig
+from simulators.contracts.amendment import amendment_routes
+from simulators.contracts.objects import CONTRACT_OBJECTS
+from simulators.salesforce.org import SalesforceOrg
+from simulators.salesforce.routes import build_salesforce_simulator
+from simulators.storage import DocumentStore
+
+
+def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
+    """The Contracts simulator app over ``store`` (kinds Contract, ContractLineItem,
+    ContractVersion__c)."""
+    org = SalesforceOrg(store, CONTRACT_OBJECTS)
+    return build_salesforce_simulator(
+        "CONTRACTS", org, config, extra_routes=amendment_routes(org)
+    )

@@ -1,0 +1,1 @@
+"""The CRM simulator: a Salesforce org holding customer Accounts and their hierarchy."""

@@ -1,0 +1,72 @@
+"""Salesforce error bodies → :mod:`sources.errors`.
+
+Salesforce answers failures with ``[{"message", "errorCode", "fields"}]``. The
+HTTP status decides the class (:func:`sources.errors.error_for_status`) except
+where the error code says more about what the caller should do next — an API
+limit arrives as 403 but means "slow down", a row lock means "try again".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from sources.errors import (
+    SourceAuthError,
+    SourceConflict,
+    SourceError,
+    SourceNotFound,
+    SourceServerError,
+    SourceUnavailable,
+    error_for_status,
+)
+from sources.systems import System
+
+ERROR_CLASSES: dict[str, type[SourceError]] = {
+    "INVALID_SESSION_ID": SourceAuthError,
+    "INSUFFICIENT_ACCESS_OR_READONLY": SourceAuthError,
+    "NOT_FOUND": SourceNotFound,
+    "ENTITY_IS_DELETED": SourceNotFound,
+    "REQUEST_LIMIT_EXCEEDED": SourceServerError,
+    "UNABLE_TO_LOCK_ROW": SourceServerError,
+    "UNKNOWN_EXCEPTION": SourceServerError,
+    "SERVER_UNAVAILABLE": SourceUnavailable,
+    "DUPLICATE_VALUE": SourceConflict,
+    "VERSION_CONFLICT": SourceConflict,
+}
+
+
+def salesforce_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """The error objects of a Salesforce error body ([] when it is not one)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return []
+    if isinstance(body, dict):
+        body = [body]
+    if not isinstance(body, list):
+        return []
+    return [e for e in body if isinstance(e, dict) and "errorCode" in e]
+
+
+def translate_salesforce_error(system: System, response: httpx.Response) -> SourceError:
+    """The :class:`SourceError` for a failed Salesforce response, keeping code and message."""
+    errors = salesforce_errors(response)
+    status = response.status_code
+    if not errors:
+        # Not Salesforce talking (a proxy's HTML 502, an empty 503): classify by status.
+        text = response.text.strip()[:300] or response.reason_phrase
+        return error_for_status(status)(system, text, status=status)
+    first = errors[0]
+    code = str(first.get("errorCode"))
+    messages = []
+    for error in errors:
+        message = str(error.get("message", "")).strip()
+        fields = error.get("fields")
+        if isinstance(fields, list) and fields:
+            message = f"{message} (fields: {', '.join(map(str, fields))})"
+        messages.append(message)
+    cls = ERROR_CLASSES.get(code) or error_for_status(status)
+    return cls(system, "; ".join(messages), status=status, vendor_code=code)
