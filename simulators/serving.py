@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import uvicorn
@@ -23,12 +23,27 @@ AppsFactory = Callable[[Mapping[str, str]], Awaitable[Mapping[str, ASGIApp]]]
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only disables Nagle (TCP_NODELAY) on accepted
+    # sockets whose proto says TCP; with proto 0 every answer written in two parts
+    # (headers, body) waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to the process owner (the CLI).
+
+    Several servers share one process here; if each captured SIGINT, only the
+    last would see Ctrl-C. Cancelling :func:`serve` stops them all instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 @dataclass
@@ -48,23 +63,25 @@ async def serve(
     *,
     host: str = "127.0.0.1",
     ready: Callable[[Mapping[str, str]], None] | None = None,
+    lifespan: bool = False,
 ) -> None:
-    """Serve every app until cancelled; ``ready`` is called with the URLs once listening."""
+    """Serve every app until cancelled; ``ready`` is called with the URLs once listening.
+
+    ``lifespan`` runs the apps' startup/shutdown (the gateway needs it; the
+    simulators open their stores in ``build`` instead).
+    """
     bound = [_Bound(name, bind(host, port)) for name, port in ports.items()]
     urls = {b.name: b.url for b in bound}
     apps = await build(urls)
     servers = [
-        uvicorn.Server(
+        _Server(
             uvicorn.Config(
-                apps[b.name], log_level="warning", access_log=False, lifespan="off",
+                apps[b.name], log_level="warning", access_log=False, lifespan="on" if lifespan else "off",
                 timeout_keep_alive=30,
             )
         )
         for b in bound
     ]
-    for server in servers:
-        # Signal handling belongs to whoever owns the process, not to each server.
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [asyncio.create_task(s.serve(sockets=[b.sock])) for s, b in zip(servers, bound, strict=True)]
     try:
         while not all(s.started for s in servers):
@@ -93,7 +110,9 @@ class BackgroundServers:
         *,
         host: str = "127.0.0.1",
         cleanup: Callable[[], Awaitable[None]] | None = None,
+        lifespan: bool = False,
     ) -> None:
+        self._lifespan = lifespan
         self._build = build
         self._ports = dict(ports)
         self._host = host
@@ -114,7 +133,10 @@ class BackgroundServers:
 
         async def main() -> None:
             try:
-                await serve(self._build, self._ports, host=self._host, ready=on_ready)
+                await serve(
+                    self._build, self._ports, host=self._host, ready=on_ready,
+                    lifespan=self._lifespan,
+                )
             finally:
                 if self._cleanup is not None:
                     await self._cleanup()

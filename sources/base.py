@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
@@ -58,7 +58,6 @@ class SourceHealth:
     last_error: str | None = None
     last_error_at: float | None = None
     last_ok_at: float | None = None
-    by_route: dict[str, int] = field(default_factory=dict)
 
 
 class SourceClient:
@@ -140,9 +139,7 @@ class SourceClient:
         headers: dict[str, str] | None,
     ) -> httpx.Response:
         sent_headers = {CORRELATION_HEADER: current_correlation_id(), **(headers or {})}
-        route = f"{method.upper()} {url.split('?', 1)[0]}"
         self.health.requests += 1
-        self.health.by_route[route] = self.health.by_route.get(route, 0) + 1
         started = time.perf_counter()
         try:
             async with self._slots:
