@@ -1,0 +1,1 @@
+"""The gateway's edge: the Starlette app, settings, middleware, GraphiQL and the CLI."""

@@ -1,0 +1,167 @@
+"""Gateway settings: environment variables, an optional settings file, defaults.
+
+=============================  ==================================================
+Variable                       Meaning (default)
+=============================  ==================================================
+``DATABASE_URL``               store URL (``sqlite+aiosqlite:///.revgraph/revgraph.sqlite3``;
+                               ``postgresql+asyncpg://...`` for Postgres)
+``REVGRAPH_DB_SCHEMA``         Postgres schema of the store (``revgraph``; unused on SQLite)
+``REDIS_URL``                  Redis for cache and pub/sub (unset: in-process cache)
+``REVGRAPH_REDIS_PREFIX``      key prefix in Redis (``revgraph:``)
+``REVGRAPH_<SYSTEM>_URL``      base URL of a source (``http://127.0.0.1:8001`` .. ``8004``)
+``REVGRAPH_<SYSTEM>_TOKEN``    its credential (the simulators' demo tokens)
+``REVGRAPH_<SYSTEM>_TIMEOUT_S``    per-request timeout in seconds (5.0)
+``REVGRAPH_<SYSTEM>_MAX_RETRIES``  retries of idempotent requests (2)
+``REVGRAPH_<SYSTEM>_CONCURRENCY``  connections / in-flight requests (16)
+``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
+=============================  ==================================================
+
+``<SYSTEM>`` is ``CRM``, ``CONTRACTS``, ``BILLING`` or ``ERP``. Precedence:
+explicit arguments, then the environment, then the settings file, then the
+defaults. A TOML file uses the field names, one table per source::
+
+    database_url = "postgresql+asyncpg://app@db/revgraph"
+    [billing]
+    url = "https://api.stripe.com"
+    token = "sk_live_..."
+    timeout_s = 10
+
+A ``.env`` file uses the variable names above.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sources.base import SourceConfig
+from sources.systems import System
+from store.database import DEFAULT_DATABASE_URL, DEFAULT_POSTGRES_SCHEMA, is_postgres
+
+SETTINGS_FILE_ENV = "REVGRAPH_SETTINGS_FILE"
+
+
+class SourceSettings(BaseModel):
+    """How to reach one system of record."""
+
+    url: str
+    token: str
+    timeout_s: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    concurrency: int = Field(default=16, ge=1)
+
+
+# One class per source so a partial override (only REVGRAPH_CRM_TOKEN, or one key in
+# a TOML table) keeps the other defaults. The defaults are the simulators' ports and
+# demo credentials (simulators/registry.py), spelled out: the gateway never imports
+# the simulators.
+class CrmSettings(SourceSettings):
+    url: str = "http://127.0.0.1:8001"
+    token: str = "demo-crm-token"
+
+
+class ContractsSettings(SourceSettings):
+    url: str = "http://127.0.0.1:8002"
+    token: str = "demo-contracts-token"
+
+
+class BillingSettings(SourceSettings):
+    url: str = "http://127.0.0.1:8003"
+    token: str = "sk_test_demo"
+
+
+class ErpSettings(SourceSettings):
+    url: str = "http://127.0.0.1:8004"
+    token: str = "demo-erp-token"
+
+
+class Settings(BaseSettings):
+    """Everything the gateway process is configured with (see the module docstring)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REVGRAPH_",
+        env_nested_delimiter="_",
+        # REVGRAPH_CRM_TIMEOUT_S → crm.timeout_s: split once, after the source name.
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "REVGRAPH_DATABASE_URL", "database_url"),
+    )
+    database_schema: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REVGRAPH_DB_SCHEMA", "database_schema"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "REVGRAPH_REDIS_URL", "redis_url")
+    )
+    redis_prefix: str = "revgraph:"
+    crm: CrmSettings = Field(default_factory=lambda: CrmSettings())
+    contracts: ContractsSettings = Field(default_factory=lambda: ContractsSettings())
+    billing: BillingSettings = Field(default_factory=lambda: BillingSettings())
+    erp: ErpSettings = Field(default_factory=lambda: ErpSettings())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(SETTINGS_FILE_ENV)
+        if path:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{SETTINGS_FILE_ENV} names no file: {path}")
+            if path.endswith(".toml"):
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            else:
+                sources.append(DotEnvSettingsSource(settings_cls, env_file=path))
+        return tuple(sources)
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.database_url)
+
+    @property
+    def store_schema(self) -> str | None:
+        """The store's schema: ``database_schema`` or ``revgraph`` on Postgres, None on SQLite."""
+        if not self.is_postgres:
+            return None
+        return self.database_schema or DEFAULT_POSTGRES_SCHEMA
+
+    def source(self, system: System) -> SourceSettings:
+        by_system = {
+            System.CRM: self.crm,
+            System.CONTRACTS: self.contracts,
+            System.BILLING: self.billing,
+            System.ERP: self.erp,
+        }
+        return by_system[system]
+
+    def source_configs(self) -> dict[System, SourceConfig]:
+        """A :class:`SourceConfig` per system, for the adapters."""
+        return {
+            system: SourceConfig(
+                system=system,
+                base_url=s.url,
+                token=s.token,
+                timeout_s=s.timeout_s,
+                max_retries=s.max_retries,
+                concurrency=s.concurrency,
+            )
+            for system in System
+            for s in (self.source(system),)
+        }

@@ -1,0 +1,1 @@
+"""Alembic scripts for the store (run through store.migrate)."""

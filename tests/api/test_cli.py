@@ -1,0 +1,243 @@
+"""The ``revgraph`` CLI: manifest, crosswalk rebuild, db upgrade, and serving simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from api.cli import app
+from simulators.seed import generate
+from sources.base import SourceConfig
+from sources.billing.client import BillingClient
+from sources.contracts.client import ContractsClient
+from sources.crm.client import CrmClient
+from sources.erp.client import ErpClient
+from sources.systems import System
+from store.crosswalk import CrosswalkRepository, LinkStatus
+from store.database import create_engine
+from tests.conftest import StartSimulators
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS = {
+    "CRM": "demo-crm-token",
+    "CONTRACTS": "demo-contracts-token",
+    "BILLING": "sk_test_demo",
+    "ERP": "demo-erp-token",
+}
+
+
+@pytest.fixture
+def store_env(tmp_path: Path, postgres_url: str | None, run_id: str) -> Iterator[dict[str, str]]:
+    """Settings for a fresh store: a SQLite file, or a run-scoped Postgres schema."""
+    if postgres_url is None:
+        yield {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/store.sqlite3"}
+        return
+    schema = f"{run_id}_cli_{random.randrange(16**8):08x}"
+    yield {"DATABASE_URL": postgres_url, "REVGRAPH_DB_SCHEMA": schema}
+    asyncio.run(_drop_schemas(postgres_url, schema))
+
+
+async def _drop_schemas(url: str, prefix: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            rows = await conn.execute(
+                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"), {"p": f"{prefix}%"}
+            )
+            for (name,) in rows.all():
+                await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+def test_manifest_prints_the_seed_manifest() -> None:
+    result = CliRunner().invoke(app, ["simulators", "manifest", "--customers", "20", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == generate(20, 3).manifest
+
+
+def test_db_upgrade(store_env: dict[str, str]) -> None:
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade"], env=store_env)
+        assert result.exit_code == 0, result.output
+        assert "revision 0001_crosswalk" in result.output
+
+
+def test_crosswalk_rebuild_reports_the_planted_problems(
+    start_simulators: StartSimulators, store_env: dict[str, str]
+) -> None:
+    data = generate(40, 9)
+    urls = start_simulators(("CRM", "BILLING", "ERP"), data.records)
+    env = {
+        **store_env,
+        **{f"REVGRAPH_{name}_URL": url for name, url in urls.items()},
+        "REVGRAPH_CRM_TOKEN": TOKENS["CRM"],
+    }
+    result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
+    assert result.exit_code == 0, result.output
+    drift = data.manifest["drift"]
+    missing = [d["crm_id"] for d in drift["billing_customer_without_erp"]]
+    duplicated = [d["crm_id"] for d in drift["duplicate_billing_customer"]]
+    linked = 40 - len(missing) - len(duplicated)
+    lines = result.output.splitlines()
+    table = {m[1]: int(m[2]) for m in (re.search(r"(\w+)\W+(\d+)\W*$", x) for x in lines) if m}
+    assert (table["LINKED"], table["INCOMPLETE"], table["AMBIGUOUS"], table["orphans"]) == (
+        linked,
+        len(missing),
+        len(duplicated),
+        0,
+    )
+    for crm_id in missing:
+        assert any("INCOMPLETE" in line and crm_id in line for line in lines)
+    for item in drift["duplicate_billing_customer"]:
+        line = next(line for line in lines if item["crm_id"] in line)
+        assert "AMBIGUOUS" in line and all(c in line for c in item["billing_customer_ids"])
+
+    async def stored() -> dict[LinkStatus, int]:
+        engine = create_engine(env["DATABASE_URL"], schema=env.get("REVGRAPH_DB_SCHEMA"))
+        try:
+            return await CrosswalkRepository(engine).counts()
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(stored()) == {
+        LinkStatus.LINKED: linked,
+        LinkStatus.INCOMPLETE: len(missing),
+        LinkStatus.AMBIGUOUS: len(duplicated),
+    }
+
+
+def test_crosswalk_rebuild_with_an_unreachable_source_exits_1(
+    start_simulators: StartSimulators, store_env: dict[str, str]
+) -> None:
+    urls = start_simulators(("CRM", "BILLING"), generate(5, 1).records)
+    env = {
+        **store_env,
+        "REVGRAPH_CRM_URL": urls["CRM"],
+        "REVGRAPH_BILLING_URL": urls["BILLING"],
+        "REVGRAPH_ERP_URL": f"http://127.0.0.1:{_closed_port()}",
+        "REVGRAPH_ERP_MAX_RETRIES": "0",
+    }
+    result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
+    assert result.exit_code == 1
+    assert "Cannot read ERP" in result.output
+    assert "Traceback" not in result.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_base_port() -> int:
+    """A base port whose +1..+4 are free right now."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000)
+        socks = []
+        try:
+            for offset in range(1, 5):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free port range")
+
+
+async def _probe(urls: dict[str, str]) -> dict[str, int]:
+    """Read every simulator through its adapter (so with its credential)."""
+
+    def config(system: System) -> SourceConfig:
+        return SourceConfig(system, urls[system.value], TOKENS[system.value], max_retries=0)
+
+    crm = CrmClient(config(System.CRM))
+    contracts = ContractsClient(config(System.CONTRACTS))
+    billing = BillingClient(config(System.BILLING))
+    erp = ErpClient(config(System.ERP))
+    try:
+        accounts = await crm.all_accounts()
+        by_account = await contracts.contracts_by_account_ids([a.id for a in accounts])
+        return {
+            "CRM": len(accounts),
+            "CONTRACTS": sum(len(c) for c in by_account.values()),
+            "BILLING": len(await billing.all_customers()),
+            "ERP": len(await erp.all_customers()),
+        }
+    finally:
+        for client in (crm, contracts, billing, erp):
+            await client.aclose()
+
+
+def test_simulators_command_serves_all_four(
+    tmp_path: Path, run_id: str, postgres_url: str | None
+) -> None:
+    base = _free_base_port()
+    urls = {name: f"http://127.0.0.1:{base + i}" for i, name in enumerate(TOKENS, start=1)}
+    data_dir = tmp_path / "sims"
+    command = [
+        sys.executable, "-m", "api.cli", "simulators", "--base-port", str(base),
+        "--customers", "20", "--data-dir", str(data_dir), "--schema-prefix", f"{run_id}_clisim",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{urls['ERP']}/_sim/stats", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read() if process.stdout else ""
+                    pytest.fail(f"simulators did not come up:\n{output}")
+                time.sleep(0.2)
+        expected = generate(20, 42)
+        counts = asyncio.run(_probe(urls))
+        assert counts == {
+            "CRM": 20,
+            "CONTRACTS": expected.manifest["counts"]["CONTRACTS"]["Contract"],
+            "BILLING": expected.manifest["counts"]["BILLING"]["customer"],
+            "ERP": expected.manifest["counts"]["ERP"]["customer"],
+        }
+        for name, url in urls.items():
+            denied = httpx.get(f"{url}/anything", headers={"Authorization": "Bearer wrong"})
+            assert denied.status_code == 401, name
+        manifest = json.loads((data_dir / "drift-manifest.json").read_text())
+        assert manifest == expected.manifest
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        if postgres_url is not None:
+            asyncio.run(_drop_schemas(postgres_url, f"{run_id}_clisim"))
+    assert process.returncode == 0, output
+    assert "Simulators stopped." in output
+    for name, url in urls.items():
+        assert url in output and TOKENS[name] in output
+    assert "drift-manifest.json" in output
