@@ -1,0 +1,7 @@
+"""The Stripe-shaped billing simulator: customers, subscriptions, invoices.
+
+Speaks Stripe's wire format: form-encoded POSTs with bracket syntax, list
+objects with cursor paging, ``Idempotency-Key`` replays, ``{"error": {...}}``
+bodies and ``Stripe-Signature``-signed webhook events. The app factory is
+:func:`simulators.billing.app.create_app`.
+"""
