@@ -7,6 +7,9 @@
     revgraph simulators manifest [--customers 200] [--seed 42]
     revgraph crosswalk rebuild [--max-problems 50]
     revgraph db upgrade
+    revgraph demo [--customers 200] [--port 8000]
+    revgraph serve [--host 127.0.0.1] [--port 8000]
+    revgraph schema export [-o schema.graphql]
 
 Settings (store, sources) come from the environment or a settings file, see
 :mod:`api.settings`. ``simulators`` keeps its data in SQLite files under
@@ -21,11 +24,13 @@ import asyncio
 import contextlib
 import json
 import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,15 +44,17 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.app import create_app
+from api.demo import start_stack
+from api.jobs import rebuild_crosswalk
 from api.settings import Settings
-from domain.clients import build_clients
-from domain.crosswalk import CrosswalkBuilder, CrosswalkResult
+from domain.crosswalk import CrosswalkResult
+from resolvers.schema import schema_sdl
 from simulators.cluster import Cluster
 from simulators.registry import DEFAULT_BASE_PORT, SIMULATORS
 from simulators.seed import generate
 from sources.errors import SourceError
-from store.crosswalk import CrosswalkRepository, LinkStatus
-from store.database import create_engine
+from store.crosswalk import LinkStatus
 from store.migrate import current, upgrade
 
 app = typer.Typer(
@@ -60,9 +67,11 @@ app = typer.Typer(
 simulators_app = typer.Typer(help="Run the four simulated systems of record.")
 crosswalk_app = typer.Typer(help="The crosswalk of canonical customer ids.", no_args_is_help=True)
 db_app = typer.Typer(help="The gateway's SQL store.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(simulators_app, name="simulators")
 app.add_typer(crosswalk_app, name="crosswalk")
 app.add_typer(db_app, name="db")
+app.add_typer(schema_app, name="schema")
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -215,32 +224,22 @@ def crosswalk_rebuild(
 
 
 async def _rebuild(settings: Settings) -> CrosswalkResult:
-    await upgrade(settings.database_url, settings.store_schema)
-    engine = create_engine(settings.database_url, schema=settings.store_schema)
-    clients = build_clients(settings)
-    try:
-        builder = CrosswalkBuilder(
-            clients.crm, clients.billing, clients.erp, CrosswalkRepository(engine)
-        )
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            tasks: dict[str, Any] = {}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, Any] = {}
 
-            def on_progress(step: str, done: int, total: int) -> None:
-                if step not in tasks:
-                    tasks[step] = progress.add_task(_STEP_LABELS.get(step, step), total=None)
-                progress.update(tasks[step], completed=done, total=total or None)
+        def on_progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(_STEP_LABELS.get(step, step), total=None)
+            progress.update(tasks[step], completed=done, total=total or None)
 
-            return await builder.rebuild(on_progress)
-    finally:
-        await clients.aclose()
-        await engine.dispose()
+        return await rebuild_crosswalk(settings, on_progress)
 
 
 def _print_result(result: CrosswalkResult, max_problems: int) -> None:
@@ -300,3 +299,99 @@ def _safe_url(url: str) -> str:
 
 if __name__ == "__main__":
     app()
+
+
+# --- gateway -------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    customers: CustomersOpt = 200,
+    seed: SeedOpt = 42,
+    port: Annotated[int, typer.Option(help="Gateway port; simulators use 8001..8004.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data.")] = Path(
+        ".revgraph/demo"
+    ),
+) -> None:
+    """Seeded simulators, crosswalk and gateway in one process (SQLite, in-process cache)."""
+    with console.status(f"Seeding {customers} customers and starting the simulators..."):
+        try:
+            stack = start_stack(
+                customers=customers,
+                seed=seed,
+                data_dir=data_dir,
+                base_port=DEFAULT_BASE_PORT,
+                gateway_port=port,
+                host=host,
+            )
+        except (OSError, RuntimeError, SourceError) as exc:
+            errors.print(f"[red]Cannot start the demo:[/] {exc}")
+            raise typer.Exit(1) from None
+    table = Table(title="Revgraph demo")
+    table.add_column("Service")
+    table.add_column("URL", no_wrap=True)
+    table.add_row("GraphiQL", stack.graphql_url)
+    for name, url in stack.simulator_urls.items():
+        table.add_row(f"{name} simulator", url)
+    console.print(table)
+    counts = stack.crosswalk.report.counts
+    console.print(
+        f"Crosswalk: {counts[LinkStatus.LINKED]} linked,"
+        f" {counts[LinkStatus.INCOMPLETE]} incomplete,"
+        f" {counts[LinkStatus.AMBIGUOUS]} ambiguous (the planted drift)."
+    )
+    query = (
+        "{ customers(first: 3) { edges { node { name"
+        " contracts(first: 5) { edges { node { number stage } } } } } } }"
+    )
+    console.print("Try it:", soft_wrap=True)
+    console.print(
+        f"  curl -s {stack.graphql_url} -H 'content-type: application/json' "
+        f"-d '{json.dumps({'query': query})}'",
+        soft_wrap=True,
+        markup=False,
+    )
+    console.print("Press Ctrl-C to stop.")
+    stop = _wait_for_signal()
+    stack.stop()
+    console.print(f"Demo stopped ({stop}).")
+
+
+def _wait_for_signal() -> str:
+    """Block until SIGINT or SIGTERM; returns the signal's name."""
+    stop = threading.Event()
+    received: list[str] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    stop.wait()
+    return received[0]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The gateway alone; sources and store come from the environment / settings file."""
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+
+
+@schema_app.command("export")
+def schema_export(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """The GraphQL schema (SDL) as the code defines it."""
+    sdl = schema_sdl()
+    if output is None:
+        console.print(sdl, markup=False, highlight=False, end="")
+    else:
+        output.write_text(sdl)
+        console.print(f"Wrote {output}")

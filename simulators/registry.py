@@ -37,7 +37,9 @@ SIMULATORS: dict[str, SimulatorSpec] = {
     spec.name: spec
     for spec in (
         SimulatorSpec("CRM", "simulators.crm.app:create_app", 1, "demo-crm-token"),
-        SimulatorSpec("CONTRACTS", "simulators.contracts.app:create_app", 2, "demo-contracts-token"),
+        SimulatorSpec(
+            "CONTRACTS", "simulators.contracts.app:create_app", 2, "demo-contracts-token"
+        ),
         SimulatorSpec("BILLING", "simulators.billing.app:create_app", 3, "sk_test_demo"),
         SimulatorSpec("ERP", "simulators.erp.app:create_app", 4, "demo-erp-token"),
     )

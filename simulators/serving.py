@@ -76,13 +76,18 @@ async def serve(
     servers = [
         _Server(
             uvicorn.Config(
-                apps[b.name], log_level="warning", access_log=False, lifespan="on" if lifespan else "off",
+                apps[b.name],
+                log_level="warning",
+                access_log=False,
+                lifespan="on" if lifespan else "off",
                 timeout_keep_alive=30,
             )
         )
         for b in bound
     ]
-    tasks = [asyncio.create_task(s.serve(sockets=[b.sock])) for s, b in zip(servers, bound, strict=True)]
+    tasks = [
+        asyncio.create_task(s.serve(sockets=[b.sock])) for s, b in zip(servers, bound, strict=True)
+    ]
     try:
         while not all(s.started for s in servers):
             if any(t.done() for t in tasks):
@@ -90,12 +95,14 @@ async def serve(
             await asyncio.sleep(0.01)
         if ready is not None:
             ready(urls)
-        await asyncio.gather(*tasks)
+        # asyncio.wait, unlike gather, leaves the servers running when we are
+        # cancelled, so the finally block can stop them gracefully (lifespan
+        # shutdown, open connections closed) instead of killing them mid-request.
+        await asyncio.wait(tasks)
     finally:
         for server in servers:
             server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks)
         for b in bound:
             b.sock.close()
 
@@ -150,6 +157,7 @@ class BackgroundServers:
             self._error = exc
         finally:
             self._ready.set()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     def start(self, timeout: float = 60.0) -> dict[str, str]:

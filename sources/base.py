@@ -167,6 +167,13 @@ class SourceClient:
         self.health.last_error_at = time.time()
         return error
 
+    async def ping(self) -> None:
+        """The cheapest authenticated read the vendor offers; raises SourceError if down.
+
+        Readiness checks call it. Adapters override it with their vendor's call.
+        """
+        await self.request("GET", "/")
+
     def translate_error(self, response: httpx.Response) -> SourceError:
         """Turn a vendor error response into a :class:`SourceError`.
 

@@ -75,6 +75,15 @@ class CrosswalkEntry:
     problems: tuple[LinkProblem, ...] = ()
     updated_at: datetime | None = None
 
+    @property
+    def billing_ids(self) -> tuple[str, ...]:
+        """The billing customer, or every candidate when several claim this customer."""
+        if self.billing_customer_id:
+            return (self.billing_customer_id,)
+        return tuple(
+            c for p in self.problems if p.code == "AMBIGUOUS_BILLING" for c in p.candidates
+        )
+
 
 @dataclass(frozen=True)
 class CrosswalkRun:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from api.demo import Stack, start_stack
 from simulators.cluster import Cluster, Records
 from simulators.serving import BackgroundServers
 
@@ -95,3 +96,25 @@ def _drop_schemas(url: str, run_id: str) -> None:
         await engine.dispose()
 
     asyncio.run(drop())
+
+
+STACK_CUSTOMERS = 60
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Seeded simulators + crosswalk + gateway on free loopback ports, for the session.
+
+    On Postgres the simulators and the store use this run's own schemas; with
+    REDIS_URL the gateway uses this run's own key prefix.
+    """
+    running = start_stack(
+        customers=STACK_CUSTOMERS,
+        seed=7,
+        data_dir=Path(tmp_path_factory.mktemp("stack")),
+        database_url=_postgres_url(),
+        redis_url=os.environ.get("REDIS_URL"),
+        schema_prefix=f"{RUN_ID}_stack",
+    )
+    yield running
+    running.stop()

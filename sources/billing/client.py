@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -69,6 +69,20 @@ async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
         for task in tasks:
             task.cancel()
         raise
+
+
+async def _retrieve_many(ids: Sequence[str], get: Callable[[str], Awaitable[T]]) -> dict[str, T]:
+    """Stripe has no multi-id read: one retrieve per id, concurrently; missing ids absent."""
+
+    async def one(object_id: str) -> T | None:
+        try:
+            return await get(object_id)
+        except SourceNotFound:
+            return None
+
+    unique = _unique(ids)
+    found = await _all(one(i) for i in unique)
+    return {i: v for i, v in zip(unique, found, strict=True) if v is not None}
 
 
 class BillingClient(SourceClient):
@@ -138,6 +152,10 @@ class BillingClient(SourceClient):
             )
         return body
 
+    async def ping(self) -> None:
+        """A one-customer list: proves the API answers and the key is valid."""
+        await self._get(_path("customers"), {"limit": 1})
+
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         response = await self.request("GET", path, params=encode(params or {}))
         return self._json(response)
@@ -173,16 +191,7 @@ class BillingClient(SourceClient):
 
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
         """The customers that exist among ``ids`` (one retrieve each, concurrently)."""
-
-        async def one(customer_id: str) -> Customer | None:
-            try:
-                return await self.get_customer(customer_id)
-            except SourceNotFound:
-                return None
-
-        unique = _unique(ids)
-        found = await _all(one(i) for i in unique)
-        return {i: c for i, c in zip(unique, found, strict=True) if c is not None}
+        return await _retrieve_many(ids, self.get_customer)
 
     async def all_customers(self) -> list[Customer]:
         """Every (not deleted) customer, newest first."""
@@ -217,6 +226,10 @@ class BillingClient(SourceClient):
         return Subscription.model_validate(
             await self._get(_path("subscriptions", subscription_id))
         )
+
+    async def subscriptions_by_ids(self, ids: Sequence[str]) -> dict[str, Subscription]:
+        """The subscriptions that exist among ``ids`` (one retrieve each, concurrently)."""
+        return await _retrieve_many(ids, self.get_subscription)
 
     async def subscriptions_for_customers(
         self, customer_ids: Sequence[str], *, status: str = "all"
@@ -273,6 +286,10 @@ class BillingClient(SourceClient):
 
     async def get_invoice(self, invoice_id: str) -> Invoice:
         return Invoice.model_validate(await self._get(_path("invoices", invoice_id)))
+
+    async def invoices_by_ids(self, ids: Sequence[str]) -> dict[str, Invoice]:
+        """The invoices that exist among ``ids`` (one retrieve each, concurrently)."""
+        return await _retrieve_many(ids, self.get_invoice)
 
     async def invoices_for_customers(
         self,

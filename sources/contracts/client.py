@@ -32,6 +32,8 @@ AMEND_PATH = "/services/apexrest/rg/v1/contracts/{contract_id}/amend"
 class ContractsClient(SalesforceClient):
     """Reads contracts and drives their lifecycle in the contract org."""
 
+    ping_sobject = "Contract"
+
     async def get_contract(self, contract_id: str) -> Contract:
         """One contract; SourceNotFound if it does not exist."""
         record = await self.get_record(CONTRACT, contract_id, CONTRACT_FIELDS)

@@ -22,6 +22,8 @@ _SELECT = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {ACCOUNT}"
 class CrmClient(SalesforceClient):
     """Reads and writes CRM Accounts."""
 
+    ping_sobject = "Account"
+
     async def get_account(self, account_id: str) -> Account:
         """One account; SourceNotFound if it does not exist."""
         return Account.model_validate(await self.get_record(ACCOUNT, account_id, ACCOUNT_FIELDS))

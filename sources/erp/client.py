@@ -112,6 +112,10 @@ class ErpClient(SourceClient):
         """Every row of a SuiteQL query, across all pages (``links`` removed)."""
         return await collect(self.suiteql_pages(q, page_size=page_size))
 
+    async def ping(self) -> None:
+        """A one-row SuiteQL page: proves the account answers and the token is valid."""
+        await collect(self.suiteql_pages("SELECT id FROM customer", page_size=1), max_records=1)
+
     def suiteql_pages(self, q: str, *, page_size: int = MAX_PAGE_SIZE) -> SuiteQLPaginator:
         """The pages of a SuiteQL query, fetched as they are iterated."""
 
@@ -209,6 +213,11 @@ class ErpClient(SourceClient):
             result.setdefault(schedule.contract_id, []).append(schedule)
         return result
 
+    async def schedules_by_ids(self, ids: Sequence[str]) -> dict[str, RevenueSchedule]:
+        """Revenue schedules by internal id; missing ids are absent."""
+        rows = await self._rows_in("customrecord_rg_revsched", "id", ids)
+        return {s.id: s for s in map(RevenueSchedule.from_suiteql, rows)}
+
     async def schedule_lines_by_schedule_ids(
         self, schedule_ids: Sequence[str]
     ) -> dict[str, list[RevenueScheduleLine]]:
@@ -229,6 +238,11 @@ class ErpClient(SourceClient):
         rows = await self._rows_in("invoice", "externalid", invoice_ids)
         postings = (ArPosting.from_suiteql(row) for row in rows)
         return {p.external_id: p for p in postings if p.external_id is not None}
+
+    async def postings_by_ids(self, ids: Sequence[str]) -> dict[str, ArPosting]:
+        """AR postings by internal id; missing ids are absent."""
+        rows = await self._rows_in("invoice", "id", ids)
+        return {p.id: p for p in map(ArPosting.from_suiteql, rows)}
 
     async def postings_by_customer_ids(
         self, customer_ids: Sequence[str]

@@ -65,6 +65,7 @@ class SalesforceClient(SourceClient):
     """Salesforce REST over :class:`SourceClient`: records, batches, SOQL, writes."""
 
     api_path = API_PATH
+    ping_sobject = "Organization"
 
     def __init__(
         self,
@@ -78,6 +79,10 @@ class SalesforceClient(SourceClient):
 
     def translate_error(self, response: httpx.Response) -> SourceError:
         return translate_salesforce_error(self.system, response)
+
+    async def ping(self) -> None:
+        """A one-row SOQL query: proves the instance answers and the token is valid."""
+        await self.query(f"SELECT Id FROM {self.ping_sobject} LIMIT 1")
 
     def decode(self, response: httpx.Response) -> Any:
         """The response body as JSON with exact decimals."""

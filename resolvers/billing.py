@@ -1,0 +1,250 @@
+"""Billing-owned types: Subscription, Invoice and their lines."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import strawberry
+from strawberry import relay
+
+from domain.money import Money as DomainMoney
+from domain.ownership import Record
+from resolvers.common import Money, SourceRef
+from resolvers.context import AppInfo
+from resolvers.loaders import SourceLoader, load
+from sources.billing.models import Invoice as InvoiceModel
+from sources.billing.models import Subscription as SubscriptionModel
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from resolvers.contracts import Contract
+    from resolvers.customers import Customer
+    from resolvers.revenue import ArPosting
+
+
+async def _for_customer(
+    info: AppInfo, account_id: str, loader: SourceLoader[list[T]]
+) -> list[T] | None:
+    """Records of every billing customer linked to a CRM account (None: billing failed).
+
+    Normally one billing customer; when the crosswalk found several claiming the
+    account (ambiguous), all of them, so nothing billed is hidden.
+    """
+    entry = await load(info, info.context.loaders.crosswalk, account_id)
+    ids = entry.billing_ids if entry else ()
+    found = await asyncio.gather(*[load(info, loader, i) for i in ids])
+    merged: list[T] = []
+    for records in found:
+        if records is None:
+            return None
+        merged.extend(records)
+    return merged
+
+
+async def subscriptions_of(info: AppInfo, account_id: str) -> list[SubscriptionModel] | None:
+    return await _for_customer(info, account_id, info.context.loaders.subscriptions)
+
+
+async def invoices_of(info: AppInfo, account_id: str) -> list[InvoiceModel] | None:
+    return await _for_customer(info, account_id, info.context.loaders.invoices)
+
+
+def _dt(ts: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+def _minor(amount: int, currency: str) -> Money:
+    return Money.of(DomainMoney.from_minor(amount, currency))
+
+
+@strawberry.type
+class SubscriptionItem:
+    id: str
+    product: str | None
+    quantity: int
+    unit_price: Money
+    interval: str | None
+
+
+@strawberry.type(description="A subscription in billing; it bills one contract version.")
+class Subscription(relay.Node):
+    id: relay.NodeID[str]
+    status: str
+    currency: str
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    started_at: datetime | None
+    canceled_at: datetime | None
+    items: list[SubscriptionItem]
+    recurring_amount: Money = strawberry.field(description="Per billing interval.")
+    contract_version: int | None
+    contract_id: strawberry.Private[str | None]
+    billing_customer_id: strawberry.Private[str]
+    customer_id: strawberry.Private[str | None]
+
+    @classmethod
+    def build(cls, sub: SubscriptionModel, customer_id: str | None) -> Subscription:
+        currency = sub.currency.upper()
+        return cls(
+            id=sub.id,
+            status=sub.status,
+            currency=currency,
+            current_period_start=_dt(sub.current_period_start),
+            current_period_end=_dt(sub.current_period_end),
+            started_at=_dt(sub.start_date),
+            canceled_at=_dt(sub.canceled_at),
+            items=[
+                SubscriptionItem(
+                    id=i.id,
+                    product=i.price.product,
+                    quantity=i.quantity,
+                    unit_price=_minor(i.price.unit_amount, currency),
+                    interval=i.price.interval,
+                )
+                for i in sub.items
+            ],
+            recurring_amount=_minor(sub.recurring_amount, currency),
+            contract_version=sub.contract_version,
+            contract_id=sub.contract_id,
+            billing_customer_id=sub.customer,
+            customer_id=customer_id,
+        )
+
+    @strawberry.field
+    async def contract(
+        self, info: AppInfo
+    ) -> Annotated[Contract, strawberry.lazy("resolvers.contracts")] | None:
+        from resolvers.contracts import Contract
+
+        if self.contract_id is None:
+            return None
+        found = await load(info, info.context.loaders.contract, self.contract_id)
+        return Contract.build(found) if found else None
+
+    @strawberry.field
+    async def customer(
+        self, info: AppInfo
+    ) -> Annotated[Customer, strawberry.lazy("resolvers.customers")] | None:
+        from resolvers.customers import customer_by_id
+
+        return await customer_by_id(info, self.customer_id)
+
+    @strawberry.field
+    async def invoices(self, info: AppInfo) -> list[Invoice] | None:
+        found = await load(info, info.context.loaders.invoices, self.billing_customer_id)
+        if found is None:
+            return None
+        return [Invoice.build(i, self.customer_id) for i in found if i.subscription == self.id]
+
+    @strawberry.field
+    def sources(self, info: AppInfo) -> list[SourceRef]:
+        return [info.context.ref(Record.SUBSCRIPTION, self.id)]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[Subscription | None]:
+        found = await info.context.clients.billing.subscriptions_by_ids(node_ids)
+        return [cls.build(found[i], None) if i in found else None for i in node_ids]
+
+
+@strawberry.type
+class InvoiceLine:
+    id: str
+    description: str | None
+    quantity: int | None
+    amount: Money
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+@strawberry.type(description="An invoice in billing; posted to AR in the ERP.")
+class Invoice(relay.Node):
+    id: relay.NodeID[str]
+    number: str | None
+    status: str
+    currency: str
+    total: Money
+    amount_due: Money
+    amount_paid: Money
+    issued_at: datetime | None = strawberry.field(description="When it was finalized.")
+    created_at: datetime
+    due_date: date | None
+    period_start: datetime | None
+    period_end: datetime | None
+    lines: list[InvoiceLine]
+    subscription_id: strawberry.Private[str | None]
+    billing_customer_id: strawberry.Private[str]
+    customer_id: strawberry.Private[str | None]
+
+    @classmethod
+    def build(cls, inv: InvoiceModel, customer_id: str | None) -> Invoice:
+        currency = inv.currency.upper()
+        due = _dt(inv.due_date)
+        return cls(
+            id=inv.id,
+            number=inv.number,
+            status=inv.status,
+            currency=currency,
+            total=_minor(inv.total, currency),
+            amount_due=_minor(inv.amount_due, currency),
+            amount_paid=_minor(inv.amount_paid, currency),
+            issued_at=_dt(inv.finalized_at),
+            created_at=_dt(inv.created) or datetime.fromtimestamp(0, UTC),
+            due_date=due.date() if due else None,
+            period_start=_dt(inv.period_start),
+            period_end=_dt(inv.period_end),
+            lines=[
+                InvoiceLine(
+                    id=line.id,
+                    description=line.description,
+                    quantity=line.quantity,
+                    amount=_minor(line.amount, currency),
+                    period_start=_dt(line.period_start),
+                    period_end=_dt(line.period_end),
+                )
+                for line in inv.lines
+            ],
+            subscription_id=inv.subscription,
+            billing_customer_id=inv.customer,
+            customer_id=customer_id,
+        )
+
+    @strawberry.field(description="The AR posting of this invoice in the ERP, if posted.")
+    async def erp_posting(
+        self, info: AppInfo
+    ) -> Annotated[ArPosting, strawberry.lazy("resolvers.revenue")] | None:
+        from resolvers.revenue import ArPosting
+
+        found = await load(info, info.context.loaders.posting, self.id)
+        return ArPosting.build(found) if found else None
+
+    @strawberry.field
+    async def subscription(self, info: AppInfo) -> Subscription | None:
+        if self.subscription_id is None:
+            return None
+        subs = await load(info, info.context.loaders.subscriptions, self.billing_customer_id)
+        match = next((s for s in subs or [] if s.id == self.subscription_id), None)
+        return Subscription.build(match, self.customer_id) if match else None
+
+    @strawberry.field
+    async def customer(
+        self, info: AppInfo
+    ) -> Annotated[Customer, strawberry.lazy("resolvers.customers")] | None:
+        from resolvers.customers import customer_by_id
+
+        return await customer_by_id(info, self.customer_id)
+
+    @strawberry.field
+    def sources(self, info: AppInfo) -> list[SourceRef]:
+        return [info.context.ref(Record.INVOICE, self.id)]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[Invoice | None]:
+        found = await info.context.clients.billing.invoices_by_ids(node_ids)
+        return [cls.build(found[i], None) if i in found else None for i in node_ids]

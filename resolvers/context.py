@@ -1,0 +1,59 @@
+"""The per-request context every resolver sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info
+
+from domain.clients import Clients
+from domain.ownership import SYSTEM_OF, Record, record_url
+from resolvers.common import SourceRef
+from resolvers.errors import SourceFailures
+from resolvers.loaders import Loaders
+from sources.systems import System
+from store.crosswalk import CrosswalkRepository
+
+
+@dataclass
+class Context:
+    """Built per request, inside the running loop (DataLoaders bind to it)."""
+
+    clients: Clients
+    crosswalk: CrosswalkRepository
+    correlation_id: str
+    failures: SourceFailures
+    loaders: Loaders
+    request: Any = None
+    response: Any = None
+    base_urls: dict[System, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        clients: Clients,
+        crosswalk: CrosswalkRepository,
+        correlation_id: str,
+        *,
+        request: Any = None,
+        response: Any = None,
+    ) -> Context:
+        failures = SourceFailures()
+        return cls(
+            clients=clients,
+            crosswalk=crosswalk,
+            correlation_id=correlation_id,
+            failures=failures,
+            loaders=Loaders.create(clients, crosswalk, failures),
+            request=request,
+            response=response,
+            base_urls={c.system: c.config.base_url for c in clients.all()},
+        )
+
+    def ref(self, record: Record, record_id: str) -> SourceRef:
+        url = record_url(self.base_urls, record, record_id)
+        return SourceRef(system=SYSTEM_OF[record], id=record_id, url=url)
+
+
+AppInfo = Info[Context, None]

@@ -1,0 +1,212 @@
+"""Contract-system types: Contract, its lines and amendments, and its cross-system stage."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from domain.lifecycle import LifecycleFacts, Stage, derive_stage
+from domain.ownership import Record
+from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
+from resolvers.common import Money, SourceRef, exact, money
+from resolvers.context import AppInfo
+from resolvers.loaders import load
+from sources.billing.models import Invoice as InvoiceModel
+from sources.billing.models import Subscription as SubscriptionModel
+from sources.contracts.models import Contract as ContractModel
+from sources.erp.models import RevenueSchedule as ScheduleModel
+from sources.systems import System
+
+if TYPE_CHECKING:
+    from resolvers.customers import Customer
+    from resolvers.revenue import RevenueSchedule
+
+strawberry.enum(Stage, description="Where a contract is in quote-to-cash, across all systems.")
+
+
+@strawberry.enum(description="Status in the contract system.")
+class ContractStatus(Enum):
+    DRAFT = "Draft"
+    IN_APPROVAL = "InApproval"
+    ACTIVATED = "Activated"
+    TERMINATED = "Terminated"
+    EXPIRED = "Expired"
+
+
+@strawberry.type
+class ContractLine:
+    id: str
+    product_id: str | None
+    product_name: str | None
+    quantity: int
+    unit_price: Money
+    billing_frequency: str | None
+
+
+@strawberry.type(description="One version in the contract's amendment history.")
+class ContractAmendment:
+    id: str
+    version: int
+    effective_date: date | None
+    reason: str | None
+    total_value: Money | None
+
+
+@strawberry.type(description="A contract, owned by the contract/CPQ system.")
+class Contract(relay.Node):
+    id: relay.NodeID[str]
+    number: str
+    status: str = strawberry.field(description="As the contract system says (Draft, Activated...).")
+    version: int
+    start_date: date | None
+    end_date: date | None
+    term_months: int | None
+    currency: str
+    billing_frequency: str | None
+    total_value: Money
+    activated_at: datetime | None
+    terminated_on: date | None
+    account_id: strawberry.Private[str]
+    renewal_of: strawberry.Private[str | None]
+
+    @classmethod
+    def build(cls, c: ContractModel) -> Contract:
+        return cls(
+            id=c.id,
+            number=c.number,
+            status=c.status,
+            version=c.version,
+            start_date=c.start_date,
+            end_date=c.end_date,
+            term_months=c.term_months,
+            currency=c.currency,
+            billing_frequency=c.billing_frequency,
+            total_value=exact(c.total_value, c.currency),
+            activated_at=c.activated_date,
+            terminated_on=c.terminated_date,
+            account_id=c.account_id,
+            renewal_of=c.renewal_of,
+        )
+
+    @strawberry.field
+    async def customer(
+        self, info: AppInfo
+    ) -> Annotated[Customer, strawberry.lazy("resolvers.customers")] | None:
+        from resolvers.customers import customer_by_id
+
+        return await customer_by_id(info, self.account_id)
+
+    @strawberry.field(description="The lines of the current version.")
+    async def lines(self, info: AppInfo) -> list[ContractLine] | None:
+        found = await load(info, info.context.loaders.contract_lines, self.id)
+        if found is None:
+            return None
+        return [
+            ContractLine(
+                id=line.id,
+                product_id=line.product_id,
+                product_name=line.product_name,
+                quantity=line.quantity,
+                unit_price=exact(line.unit_price, self.currency),
+                billing_frequency=line.billing_frequency,
+            )
+            for line in found
+            if line.version == self.version
+        ]
+
+    @strawberry.field(description="Every version, oldest first.")
+    async def amendments(self, info: AppInfo) -> list[ContractAmendment] | None:
+        found = await load(info, info.context.loaders.contract_versions, self.id)
+        if found is None:
+            return None
+        return [
+            ContractAmendment(
+                id=v.id,
+                version=v.version,
+                effective_date=v.effective_date,
+                reason=v.reason,
+                total_value=money(v.total_value, self.currency),
+            )
+            for v in found
+        ]
+
+    async def _subscription(self, info: AppInfo) -> SubscriptionModel | None:
+        """The billing subscription for this contract (the latest, if re-created)."""
+        subs = await subscriptions_of(info, self.account_id)
+        mine = [s for s in subs or [] if s.contract_id == self.id]
+        return max(mine, key=lambda s: s.created) if mine else None
+
+    async def _invoices(self, info: AppInfo) -> list[InvoiceModel] | None:
+        sub, invoices = await asyncio.gather(
+            self._subscription(info), invoices_of(info, self.account_id)
+        )
+        if invoices is None:
+            return None
+        return [i for i in invoices if sub is not None and i.subscription == sub.id]
+
+    async def _schedule(self, info: AppInfo) -> ScheduleModel | None:
+        schedules = await load(info, info.context.loaders.schedules, self.id)
+        return max(schedules, key=lambda s: s.contract_version) if schedules else None
+
+    @strawberry.field(description="The billing subscription for this contract.")
+    async def subscription(self, info: AppInfo) -> Subscription | None:
+        sub = await self._subscription(info)
+        return Subscription.build(sub, self.account_id) if sub else None
+
+    @strawberry.field(description="Invoices billed for this contract, newest first.")
+    async def invoices(self, info: AppInfo) -> list[Invoice] | None:
+        found = await self._invoices(info)
+        if found is None:
+            return None
+        return [Invoice.build(i, self.account_id) for i in found]
+
+    @strawberry.field(description="The latest revenue schedule in the ERP.")
+    async def revenue_schedule(
+        self, info: AppInfo
+    ) -> Annotated[RevenueSchedule, strawberry.lazy("resolvers.revenue")] | None:
+        from resolvers.revenue import RevenueSchedule
+
+        found = await self._schedule(info)
+        return RevenueSchedule.build(found) if found else None
+
+    @strawberry.field(
+        description="End-to-end lifecycle stage, derived from all systems; null when a "
+        "system it depends on could not be read."
+    )
+    async def stage(self, info: AppInfo) -> Stage | None:
+        sub, invoices, schedule = await asyncio.gather(
+            self._subscription(info), self._invoices(info), self._schedule(info)
+        )
+        failures = info.context.failures
+        if any(failures.failed(s) for s in (System.CONTRACTS, System.BILLING, System.ERP)):
+            return None
+        facts = LifecycleFacts(
+            contract_status=self.status,
+            contract_version=self.version,
+            renewed=await self._renewed(info),
+            subscription_status=sub.status if sub else None,
+            invoice_statuses=tuple(i.status for i in invoices or ()),
+            recognized=schedule.recognized_total if schedule else Decimal(0),
+        )
+        return derive_stage(facts)
+
+    async def _renewed(self, info: AppInfo) -> bool:
+        siblings = await load(info, info.context.loaders.contracts_by_account, self.account_id)
+        return any(c.renewal_of == self.id for c in siblings or [])
+
+    @strawberry.field
+    def sources(self, info: AppInfo) -> list[SourceRef]:
+        return [info.context.ref(Record.CONTRACT, self.id)]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[Contract | None]:
+        found = await info.context.loaders.contract.load_many(list(node_ids))
+        return [cls.build(c) if c else None for c in found]

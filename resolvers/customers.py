@@ -1,0 +1,205 @@
+"""CRM-owned types: Customer (a CRM account, the canonical customer) and its queries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+
+from domain.ownership import Record
+from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
+from resolvers.common import Money, SourceRef, money
+from resolvers.context import AppInfo
+from resolvers.contracts import Contract, ContractStatus
+from resolvers.errors import UserInputError
+from resolvers.loaders import load
+from resolvers.pagination import decode_cursor, encode_cursor, page_size, slice_connection
+from sources.crm.models import Account
+from sources.errors import SourceError
+
+
+@strawberry.enum(description="Invoice status in billing.")
+class InvoiceStatus(Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+@strawberry.type(description="A customer: a CRM account, the canonical customer identity.")
+class Customer(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    currency: str | None
+    segment: str | None
+    billing_email: str | None
+    parent_id: strawberry.Private[str | None]
+
+    @classmethod
+    def build(cls, a: Account) -> Customer:
+        return cls(
+            id=a.id,
+            name=a.name,
+            currency=a.currency,
+            segment=a.segment,
+            billing_email=a.billing_email,
+            parent_id=a.parent_id,
+        )
+
+    @strawberry.field
+    async def parent(self, info: AppInfo) -> Customer | None:
+        return await customer_by_id(info, self.parent_id)
+
+    @strawberry.field
+    async def children(
+        self, info: AppInfo, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Customer] | None:
+        page_size(first)
+        found = await load(info, info.context.loaders.children, self.id)
+        return None if found is None else slice_connection(found, first, after, Customer.build)
+
+    @strawberry.field
+    async def contracts(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        status: ContractStatus | None = None,
+    ) -> relay.Connection[Contract] | None:
+        page_size(first)
+        found = await load(info, info.context.loaders.contracts_by_account, self.id)
+        if found is None:
+            return None
+        if status is not None:
+            found = [c for c in found if c.status == status.value]
+        return slice_connection(found, first, after, Contract.build)
+
+    @strawberry.field
+    async def subscriptions(self, info: AppInfo) -> list[Subscription] | None:
+        found = await subscriptions_of(info, self.id)
+        return None if found is None else [Subscription.build(s, self.id) for s in found]
+
+    @strawberry.field(description="Invoices newest first; issued bounds compare `createdAt`.")
+    async def invoices(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        status: InvoiceStatus | None = None,
+        issued_after: datetime | None = None,
+        issued_before: datetime | None = None,
+    ) -> relay.Connection[Invoice] | None:
+        page_size(first)
+        found = await invoices_of(info, self.id)
+        if found is None:
+            return None
+        invoices = sorted(
+            (Invoice.build(i, self.id) for i in found), key=lambda i: i.created_at, reverse=True
+        )
+        if status is not None:
+            invoices = [i for i in invoices if i.status == status.value]
+        if issued_after is not None:
+            invoices = [i for i in invoices if i.created_at >= _aware(issued_after)]
+        if issued_before is not None:
+            invoices = [i for i in invoices if i.created_at < _aware(issued_before)]
+        return slice_connection(invoices, first, after, lambda i: i)
+
+    @strawberry.field(description="Open AR in the ERP: Σ amount remaining of its postings.")
+    async def ar_balance(self, info: AppInfo) -> Money | None:
+        entry = await load(info, info.context.loaders.crosswalk, self.id)
+        erp_id = entry.erp_customer_id if entry else None
+        if erp_id is None:
+            return None
+        postings = await load(info, info.context.loaders.erp_postings_by_customer, erp_id)
+        if postings is None:
+            return None
+        total = sum((p.amount_remaining or Decimal(0) for p in postings), Decimal(0))
+        return money(total, self.currency)
+
+    @strawberry.field(description="This customer in each system that holds it.")
+    async def sources(self, info: AppInfo) -> list[SourceRef]:
+        refs = [info.context.ref(Record.CRM_ACCOUNT, self.id)]
+        entry = await load(info, info.context.loaders.crosswalk, self.id)
+        if entry and entry.billing_customer_id:
+            refs.append(info.context.ref(Record.BILLING_CUSTOMER, entry.billing_customer_id))
+        if entry and entry.erp_customer_id:
+            refs.append(info.context.ref(Record.ERP_CUSTOMER, entry.erp_customer_id))
+        return refs
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[Customer | None]:
+        found = await info.context.loaders.account.load_many(list(node_ids))
+        return [cls.build(a) if a else None for a in found]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def customer_by_id(info: AppInfo, account_id: str | None) -> Customer | None:
+    """The customer for a CRM account id, through the request's account loader."""
+    if account_id is None:
+        return None
+    found = await load(info, info.context.loaders.account, account_id)
+    return Customer.build(found) if found else None
+
+
+async def list_customers(
+    info: AppInfo,
+    first: int | None,
+    after: str | None,
+    name_prefix: str | None,
+    currency: str | None,
+    segment: str | None,
+    parent_id: str | None,
+) -> relay.Connection[Customer] | None:
+    """One page of customers, paged in the CRM itself by (Name, Id) keyset cursors."""
+    size = page_size(first)
+    cursor: tuple[str, str] | None = None
+    if after is not None:
+        try:
+            name, account_id = json.loads(decode_cursor("customer", after))
+            cursor = (str(name), str(account_id))
+        except (ValueError, TypeError) as exc:
+            raise UserInputError(
+                "`after` is not a cursor from this list", argument="after"
+            ) from exc
+    try:
+        accounts = await info.context.clients.crm.search_accounts(
+            name_prefix=name_prefix,
+            currency=currency,
+            segment=segment,
+            parent_id=parent_id,
+            limit=size + 1,
+            after_name_id=cursor,
+        )
+    except SourceError as error:
+        info.context.failures.record(error, "customers", info.path.as_list())
+        return None
+    page = accounts[:size]
+    for account in page:
+        # Prime the loader so `parent`/`node` of a listed customer costs no request.
+        info.context.loaders.account.prime(account.id, account)
+    edges = [
+        relay.Edge(
+            cursor=encode_cursor("customer", json.dumps([a.name, a.id])), node=Customer.build(a)
+        )
+        for a in page
+    ]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(accounts) > size,
+            has_previous_page=cursor is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+

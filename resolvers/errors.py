@@ -1,0 +1,117 @@
+"""Errors the graph reports: partial upstream failures and bad client input.
+
+Upstream failures never fail a whole query. A resolver that cannot get data
+from a system returns null and tells the request's :class:`SourceFailures`,
+which reports each failure once per system and hop (a hop is one DataLoader:
+one batched trip to one system) instead of once per object; the
+:class:`SourceFailureReport` extension adds them to ``errors[]`` with
+``extensions.code`` ∈ SOURCE_UNAVAILABLE / SOURCE_TIMEOUT / SOURCE_ERROR and
+``extensions.system``. Once a system is unreachable in a request, later hops
+to it fail fast without another round trip (and without another error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from sources.errors import SourceError, SourceNotFound, SourceTimeout, SourceUnavailable
+from sources.systems import System
+
+
+def source_error_code(error: SourceError) -> str:
+    if isinstance(error, SourceTimeout):
+        return "SOURCE_TIMEOUT"
+    if isinstance(error, SourceUnavailable):
+        return "SOURCE_UNAVAILABLE"
+    return "SOURCE_ERROR"
+
+
+class UserInputError(GraphQLError):
+    """The client asked for something invalid (``extensions.code = BAD_USER_INPUT``)."""
+
+    def __init__(self, message: str, *, code: str = "BAD_USER_INPUT", **details: Any) -> None:
+        super().__init__(message, extensions={"code": code, **details})
+
+
+@dataclass
+class _Failure:
+    error: SourceError
+    hop: str
+    path: list[str | int] | None
+
+
+@dataclass
+class SourceFailures:
+    """The upstream failures seen while serving one request."""
+
+    _reported: dict[tuple[System, str], _Failure] = field(default_factory=dict)
+    _down: dict[System, SourceError] = field(default_factory=dict)
+
+    def down(self, system: System) -> SourceError | None:
+        """The error that made ``system`` unreachable earlier in this request, if any."""
+        return self._down.get(system)
+
+    def failed(self, system: System) -> bool:
+        """Whether any read from ``system`` failed in this request."""
+        return system in self._down or any(key[0] == system for key in self._reported)
+
+    def record(self, error: SourceError, hop: str, path: list[str | int] | None = None) -> None:
+        """Note a failure; the first per (system, hop) is the one reported."""
+        if isinstance(error, SourceUnavailable | SourceTimeout):
+            self._down.setdefault(error.system, error)
+        key = (error.system, hop)
+        if key not in self._reported and not self._already_down(error, hop):
+            self._reported[key] = _Failure(error, hop, path)
+
+    def _already_down(self, error: SourceError, hop: str) -> bool:
+        # A system found down on an earlier hop is reported there only.
+        return any(
+            key[0] == error.system and f.error is error and key[1] != hop
+            for key, f in self._reported.items()
+        )
+
+    def graphql_errors(self) -> list[GraphQLError]:
+        return [
+            GraphQLError(
+                f"{f.error.system} {_describe(f.error)}: {f.error.message}",
+                path=f.path,
+                extensions={
+                    "code": source_error_code(f.error),
+                    "system": str(f.error.system),
+                    "hop": f.hop,
+                    **({"vendorCode": f.error.vendor_code} if f.error.vendor_code else {}),
+                },
+            )
+            for f in self._reported.values()
+        ]
+
+
+def _describe(error: SourceError) -> str:
+    if isinstance(error, SourceTimeout):
+        return "timed out"
+    if isinstance(error, SourceUnavailable):
+        return "is unavailable"
+    if isinstance(error, SourceNotFound):
+        return "has no such record"
+    return "failed"
+
+
+class SourceFailureReport(SchemaExtension):
+    """Appends the request's upstream failures to the result's ``errors``."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        failures: SourceFailures | None = getattr(context, "failures", None)
+        result = self.execution_context.result
+        if failures is None or result is None or not hasattr(result, "errors"):
+            return
+        extra = failures.graphql_errors()
+        if extra and self.execution_context.operation_type != OperationType.SUBSCRIPTION:
+            result.errors = [*(result.errors or []), *extra]

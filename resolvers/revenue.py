@@ -1,0 +1,125 @@
+"""ERP-owned types: revenue schedules and AR postings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from domain.ownership import Record
+from resolvers.common import Money, SourceRef, money
+from resolvers.context import AppInfo
+from resolvers.loaders import load
+from sources.erp.models import ArPosting as PostingModel
+from sources.erp.models import RevenueSchedule as ScheduleModel
+
+if TYPE_CHECKING:
+    from resolvers.contracts import Contract
+
+
+@strawberry.type
+class RevenueScheduleLine:
+    id: str
+    period: str = strawberry.field(description="YYYY-MM")
+    amount: Money | None
+    recognized: bool
+
+
+@strawberry.type(description="An ERP revenue schedule for one contract version.")
+class RevenueSchedule(relay.Node):
+    id: relay.NodeID[str]
+    contract_version: int
+    total: Money | None
+    recognized: Money | None
+    deferred: Money | None
+    start_date: date | None
+    end_date: date | None
+    contract_id: strawberry.Private[str]
+    currency: strawberry.Private[str]
+
+    @classmethod
+    def build(cls, s: ScheduleModel) -> RevenueSchedule:
+        currency = (s.currency or "").upper()
+        return cls(
+            id=s.id,
+            contract_version=s.contract_version,
+            total=money(s.total, currency),
+            recognized=money(s.recognized_total, currency),
+            deferred=money(s.deferred_total, currency),
+            start_date=s.start,
+            end_date=s.end,
+            contract_id=s.contract_id,
+            currency=currency,
+        )
+
+    @strawberry.field
+    async def lines(self, info: AppInfo) -> list[RevenueScheduleLine] | None:
+        found = await load(info, info.context.loaders.schedule_lines, self.id)
+        if found is None:
+            return None
+        return [
+            RevenueScheduleLine(
+                id=line.id,
+                period=line.period,
+                amount=money(line.amount, self.currency),
+                recognized=line.recognized,
+            )
+            for line in found
+        ]
+
+    @strawberry.field
+    async def contract(
+        self, info: AppInfo
+    ) -> Annotated[Contract, strawberry.lazy("resolvers.contracts")] | None:
+        from resolvers.contracts import Contract
+
+        found = await load(info, info.context.loaders.contract, self.contract_id)
+        return Contract.build(found) if found else None
+
+    @strawberry.field
+    def sources(self, info: AppInfo) -> list[SourceRef]:
+        return [info.context.ref(Record.REVENUE_SCHEDULE, self.id)]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[RevenueSchedule | None]:
+        found = await info.context.clients.erp.schedules_by_ids(node_ids)
+        return [cls.build(found[i]) if i in found else None for i in node_ids]
+
+
+@strawberry.type(description="An invoice's posting to accounts receivable in the ERP.")
+class ArPosting(relay.Node):
+    id: relay.NodeID[str]
+    number: str | None
+    amount: Money | None
+    amount_remaining: Money | None
+    posted_on: date | None
+    status: str | None
+    invoice_id: str | None = strawberry.field(description="The billing invoice it posts.")
+
+    @classmethod
+    def build(cls, p: PostingModel) -> ArPosting:
+        currency = (p.currency or "").upper()
+        return cls(
+            id=p.id,
+            number=p.tran_id,
+            amount=money(p.total, currency),
+            amount_remaining=money(p.amount_remaining, currency),
+            posted_on=p.tran_date,
+            status=p.status,
+            invoice_id=p.external_id,
+        )
+
+    @strawberry.field
+    def sources(self, info: AppInfo) -> list[SourceRef]:
+        return [info.context.ref(Record.AR_POSTING, self.id)]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
+    ) -> list[ArPosting | None]:
+        found = await info.context.clients.erp.postings_by_ids(node_ids)
+        return [cls.build(found[i]) if i in found else None for i in node_ids]

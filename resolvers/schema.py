@@ -1,0 +1,84 @@
+"""The Revgraph schema: the root Query and the extensions every request runs through."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from resolvers.billing import Invoice, Subscription
+from resolvers.context import AppInfo
+from resolvers.contracts import Contract
+from resolvers.customers import Customer, list_customers
+from resolvers.errors import SourceFailureReport
+from resolvers.extensions import ErrorPolicy
+from resolvers.health import SourceHealth, source_health
+from resolvers.revenue import ArPosting, RevenueSchedule
+
+
+@strawberry.type
+class Query:
+    node: relay.Node | None = relay.node(description="Any entity by its global id.")
+    nodes: list[relay.Node | None] = relay.node(description="Entities by global ids, in order.")
+
+    @strawberry.field(
+        description="Customers from the CRM ordered by name; filters combine with AND."
+    )
+    async def customers(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        name_prefix: str | None = None,
+        currency: str | None = None,
+        segment: str | None = None,
+        parent_id: strawberry.ID | None = None,
+    ) -> relay.Connection[Customer] | None:
+        parent = _account_id(parent_id) if parent_id else None
+        return await list_customers(info, first, after, name_prefix, currency, segment, parent)
+
+    @strawberry.field(description="Each system of record as the gateway last saw it.")
+    def source_health(self, info: AppInfo) -> list[SourceHealth]:
+        return source_health(info)
+
+
+def _account_id(value: str) -> str:
+    """Accept a Customer global id or a raw CRM account id."""
+    try:
+        gid = relay.GlobalID.from_id(value)
+    except ValueError:
+        return value
+    return gid.node_id if gid.type_name == "Customer" else value
+
+
+def build_schema() -> strawberry.Schema:
+    """The schema with its request pipeline (caches, limits, error policy)."""
+    return strawberry.Schema(
+        query=Query,
+        types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
+        config=StrawberryConfig(relay_max_results=100),
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: QueryDepthLimiter(max_depth=15),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=5000),
+            SourceFailureReport,
+            ErrorPolicy,
+        ],
+    )
+
+
+schema = build_schema()
+
+
+def schema_sdl() -> str:
+    """The committed ``schema.graphql``: the SDL the code defines, newline-terminated."""
+    return schema.as_str() + "\n"
