@@ -21,6 +21,7 @@ from sources.billing.models import Invoice as InvoiceModel
 from sources.billing.models import Subscription as SubscriptionModel
 from sources.contracts.models import Contract as ContractModel
 from sources.erp.models import RevenueSchedule as ScheduleModel
+from sources.errors import SourceError
 from sources.systems import System
 
 if TYPE_CHECKING:
@@ -180,6 +181,10 @@ class Contract(relay.Node):
         "system it depends on could not be read."
     )
     async def stage(self, info: AppInfo) -> Stage | None:
+        return await self.derive_stage(info)
+
+    async def derive_stage(self, info: AppInfo) -> Stage | None:
+        """The cross-system stage (None if a system it needs could not be read)."""
         sub, invoices, schedule = await asyncio.gather(
             self._subscription(info), self._invoices(info), self._schedule(info)
         )
@@ -210,3 +215,16 @@ class Contract(relay.Node):
     ) -> list[Contract | None]:
         found = await info.context.loaders.contract.load_many(list(node_ids))
         return [cls.build(c) if c else None for c in found]
+
+
+async def contract_by_number(info: AppInfo, number: str) -> Contract | None:
+    """The contract with this number, or None (also when the contract system failed)."""
+    try:
+        found = await info.context.clients.contracts.contract_by_number(number)
+    except SourceError as error:
+        info.context.failures.record(error, "contractByNumber", info.path.as_list())
+        return None
+    if found is None:
+        return None
+    info.context.loaders.contract.prime(found.id, found)
+    return Contract.build(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from enum import Enum
 import strawberry
 from strawberry import relay
 
+from domain.lifecycle import Stage
 from domain.ownership import Record
 from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
 from resolvers.common import Money, SourceRef, money
@@ -70,14 +72,20 @@ class Customer(relay.Node):
         first: int | None = None,
         after: str | None = None,
         status: ContractStatus | None = None,
+        stage: Stage | None = None,
     ) -> relay.Connection[Contract] | None:
         page_size(first)
         found = await load(info, info.context.loaders.contracts_by_account, self.id)
         if found is None:
             return None
+        contracts = [Contract.build(c) for c in found]
         if status is not None:
-            found = [c for c in found if c.status == status.value]
-        return slice_connection(found, first, after, Contract.build)
+            contracts = [c for c in contracts if c.status == status.value]
+        if stage is not None:
+            # Stages come from billing and the ERP: one batched hop for all of them.
+            stages = await asyncio.gather(*(c.derive_stage(info) for c in contracts))
+            contracts = [c for c, s in zip(contracts, stages, strict=True) if s == stage]
+        return slice_connection(contracts, first, after, lambda c: c)
 
     @strawberry.field
     async def subscriptions(self, info: AppInfo) -> list[Subscription] | None:

@@ -15,7 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from resolvers.billing import Invoice, Subscription
 from resolvers.context import AppInfo
-from resolvers.contracts import Contract
+from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
 from resolvers.errors import SourceFailureReport
 from resolvers.extensions import ErrorPolicy
@@ -43,6 +43,10 @@ class Query:
     ) -> relay.Connection[Customer] | None:
         parent = _account_id(parent_id) if parent_id else None
         return await list_customers(info, first, after, name_prefix, currency, segment, parent)
+
+    @strawberry.field(description="A contract by its number in the contract system (C-1042).")
+    async def contract(self, info: AppInfo, number: str) -> Contract | None:
+        return await contract_by_number(info, number)
 
     @strawberry.field(description="Each system of record as the gateway last saw it.")
     def source_health(self, info: AppInfo) -> list[SourceHealth]:

@@ -15,7 +15,7 @@ from typing import Any
 from sources.contracts.models import Contract, ContractLine, ContractVersion
 from sources.errors import SourceServerError
 from sources.salesforce.client import SalesforceClient, to_wire, unique
-from sources.salesforce.soql import field_list, in_list
+from sources.salesforce.soql import field_list, in_list, literal
 
 CONTRACT = "Contract"
 LINE = "ContractLineItem"
@@ -91,6 +91,13 @@ class ContractsClient(SalesforceClient):
             if version.contract_id in result:
                 result[version.contract_id].append(version)
         return result
+
+    async def contract_by_number(self, number: str) -> Contract | None:
+        """The contract with this ContractNumber (``C-1042``), or None."""
+        records = await self.query(
+            f"{_SELECT_CONTRACTS} WHERE ContractNumber = {literal(number)} LIMIT 1"
+        )
+        return Contract.model_validate(records[0]) if records else None
 
     async def all_contracts(self) -> list[Contract]:
         """Every contract, by ContractNumber (paged through ``nextRecordsUrl``)."""
