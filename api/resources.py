@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
 from domain.clients import Clients, build_clients
+from domain.crosswalk_lookup import CrosswalkLookup
+from store.cache import Cache, open_cache
 from store.crosswalk import CrosswalkRepository
 from store.database import create_engine
 from store.migrate import upgrade
@@ -20,22 +22,26 @@ class Resources:
 
     settings: Settings
     engine: AsyncEngine
-    crosswalk: CrosswalkRepository
+    cache: Cache
+    crosswalk: CrosswalkLookup
     clients: Clients
 
     @classmethod
     async def open(cls, settings: Settings) -> Resources:
         await upgrade(settings.database_url, settings.store_schema)
         engine = create_engine(settings.database_url, schema=settings.store_schema)
+        cache = open_cache(settings.redis_url, settings.redis_prefix)
         return cls(
             settings=settings,
             engine=engine,
-            crosswalk=CrosswalkRepository(engine),
+            cache=cache,
+            crosswalk=CrosswalkLookup(CrosswalkRepository(engine), cache),
             clients=build_clients(settings),
         )
 
     async def close(self) -> None:
         await self.clients.aclose()
+        await self.cache.aclose()
         await self.engine.dispose()
 
     async def check_store(self) -> None:

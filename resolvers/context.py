@@ -8,12 +8,12 @@ from typing import Any
 from strawberry.types import Info
 
 from domain.clients import Clients
+from domain.crosswalk_lookup import CrosswalkLookup
 from domain.ownership import SYSTEM_OF, Record, record_url
 from resolvers.common import SourceRef
 from resolvers.errors import SourceFailures
 from resolvers.loaders import Loaders
 from sources.systems import System
-from store.crosswalk import CrosswalkRepository
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Context:
     """Built per request, inside the running loop (DataLoaders bind to it)."""
 
     clients: Clients
-    crosswalk: CrosswalkRepository
+    crosswalk: CrosswalkLookup
     correlation_id: str
     failures: SourceFailures
     loaders: Loaders
@@ -33,7 +33,7 @@ class Context:
     def create(
         cls,
         clients: Clients,
-        crosswalk: CrosswalkRepository,
+        crosswalk: CrosswalkLookup,
         correlation_id: str,
         *,
         request: Any = None,

@@ -17,6 +17,7 @@ from aiodataloader import DataLoader
 from strawberry.types import Info
 
 from domain.clients import Clients
+from domain.crosswalk_lookup import CrosswalkLookup
 from resolvers.errors import SourceFailures
 from sources.billing.models import Customer as BillingCustomer
 from sources.billing.models import Invoice, Subscription
@@ -25,7 +26,7 @@ from sources.crm.models import Account
 from sources.erp.models import ArPosting, RevenueSchedule, RevenueScheduleLine
 from sources.errors import SourceError
 from sources.systems import System
-from store.crosswalk import CrosswalkEntry, CrosswalkRepository
+from store.crosswalk import CrosswalkEntry
 
 V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
@@ -96,7 +97,7 @@ class Loaders:
 
     @classmethod
     def create(
-        cls, clients: Clients, crosswalk: CrosswalkRepository, failures: SourceFailures
+        cls, clients: Clients, crosswalk: CrosswalkLookup, failures: SourceFailures
     ) -> Loaders:
         def loader(system: System | None, hop: str, fetch: Fetch, many: bool) -> SourceLoader[Any]:
             return SourceLoader(system, hop, fetch, _empty if many else _none, failures)

@@ -11,10 +11,12 @@ so readers see either the old or the new crosswalk, never a mix.
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
@@ -120,6 +122,20 @@ def _row(entry: CrosswalkEntry, now: datetime) -> dict[str, Any]:
         "problems": [p.to_json() for p in entry.problems],
         "updated_at": entry.updated_at or now,
     }
+
+
+def dump_entry(entry: CrosswalkEntry) -> bytes:
+    """An entry as compact JSON (for the cache)."""
+    row = _row(entry, entry.updated_at or _utcnow())
+    row["updated_at"] = row["updated_at"].isoformat()
+    return json.dumps(row, separators=(",", ":")).encode()
+
+
+def load_entry(data: bytes) -> CrosswalkEntry:
+    """The inverse of :func:`dump_entry`."""
+    row = json.loads(data)
+    row["updated_at"] = datetime.fromisoformat(row["updated_at"])
+    return _entry(SimpleNamespace(**row))
 
 
 def _entry(row: Any) -> CrosswalkEntry:

@@ -73,9 +73,30 @@ def start_simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start
     yield start
     for servers, _ in started:
         servers.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_run_schemas() -> Iterator[None]:
+    """Drop every Postgres schema and Redis key this run created (all named after RUN_ID)."""
+    yield
     url = _postgres_url()
     if url:
         _drop_schemas(url, RUN_ID)
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        _drop_keys(redis_url, RUN_ID)
+
+
+def _drop_keys(url: str, run_id: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"*{run_id}*", count=1000))
+        if keys:
+            client.unlink(*keys)
+    finally:
+        client.close()
 
 
 def _drop_schemas(url: str, run_id: str) -> None:
