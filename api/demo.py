@@ -56,6 +56,42 @@ class Stack:
         self._servers.clear()
 
 
+def stack_settings(
+    urls: Mapping[str, str],
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    prefix: str = "revgraph_demo",
+) -> Settings:
+    """Gateway settings for simulators at ``urls``; the store under ``data_dir`` (SQLite)
+    or in schema ``{prefix}_gateway`` of a Postgres ``database_url``."""
+    postgres = database_url is not None and is_postgres(database_url)
+    return Settings(
+        database_url=database_url or f"sqlite+aiosqlite:///{data_dir / 'revgraph.sqlite3'}",
+        database_schema=f"{prefix}_gateway" if postgres else None,
+        redis_url=redis_url,
+        redis_prefix=f"{prefix}:",
+        crm=CrmSettings(url=urls["CRM"]),
+        contracts=ContractsSettings(url=urls["CONTRACTS"]),
+        billing=BillingSettings(url=urls["BILLING"]),
+        erp=ErpSettings(url=urls["ERP"]),
+    )
+
+
+def start_gateway(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 0
+) -> BackgroundServers:
+    """The gateway app served from a background thread (its lifespan opens the store)."""
+
+    async def build(_: Mapping[str, str]) -> Mapping[str, ASGIApp]:
+        return {GATEWAY: create_app(settings)}
+
+    gateway = BackgroundServers(build, {GATEWAY: port}, host=host, lifespan=True)
+    gateway.start()
+    return gateway
+
+
 def start_stack(
     *,
     customers: int = 200,
@@ -85,23 +121,11 @@ def start_stack(
     urls = simulators.start()
     servers = [simulators]
     try:
-        settings = Settings(
-            database_url=database_url or f"sqlite+aiosqlite:///{data_dir / 'revgraph.sqlite3'}",
-            database_schema=f"{schema_prefix}_gateway" if postgres else None,
-            redis_url=redis_url,
-            redis_prefix=f"{schema_prefix}:",
-            crm=CrmSettings(url=urls["CRM"]),
-            contracts=ContractsSettings(url=urls["CONTRACTS"]),
-            billing=BillingSettings(url=urls["BILLING"]),
-            erp=ErpSettings(url=urls["ERP"]),
+        settings = stack_settings(
+            urls, data_dir, database_url=database_url, redis_url=redis_url, prefix=schema_prefix
         )
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
-
-        async def build(_: Mapping[str, str]) -> Mapping[str, ASGIApp]:
-            return {GATEWAY: create_app(settings)}
-
-        gateway = BackgroundServers(build, {GATEWAY: gateway_port}, host=host, lifespan=True)
-        gateway_url = gateway.start()[GATEWAY]
+        gateway = start_gateway(settings, host=host, port=gateway_port)
         servers.append(gateway)
     except BaseException:
         for started in reversed(servers):
@@ -109,7 +133,7 @@ def start_stack(
         raise
     return Stack(
         simulator_urls=urls,
-        gateway_url=gateway_url,
+        gateway_url=gateway.urls[GATEWAY],
         manifest=data.manifest,
         customers=customers,
         settings=settings,

@@ -12,7 +12,7 @@ Variable                       Meaning (default)
 ``REVGRAPH_<SYSTEM>_TOKEN``    its credential (the simulators' demo tokens)
 ``REVGRAPH_<SYSTEM>_TIMEOUT_S``    per-request timeout in seconds (5.0)
 ``REVGRAPH_<SYSTEM>_MAX_RETRIES``  retries of idempotent requests (2)
-``REVGRAPH_<SYSTEM>_CONCURRENCY``  connections / in-flight requests (16)
+``REVGRAPH_<SYSTEM>_CONCURRENCY``  connections / in-flight requests (16; Billing 100)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -76,6 +76,9 @@ class ContractsSettings(SourceSettings):
 class BillingSettings(SourceSettings):
     url: str = "http://127.0.0.1:8003"
     token: str = "sk_test_demo"
+    # Stripe has no multi-id read: a page of 50 customers costs ~100 list calls in
+    # one hop, so they all go out at once rather than in rounds of 16.
+    concurrency: int = Field(default=100, ge=1)
 
 
 class ErpSettings(SourceSettings):
