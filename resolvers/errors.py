@@ -62,19 +62,19 @@ class SourceFailures:
         return system in self._down or any(key[0] == system for key in self._reported)
 
     def record(self, error: SourceError, hop: str, path: list[str | int] | None = None) -> None:
-        """Note a failure; the first per (system, hop) is the one reported."""
+        """Note a failure; report the first per (system, hop), or per system when down.
+
+        An unreachable or timed-out system is one fact however many hops were in
+        flight to it, so it is reported once; other failures (a vendor error) are
+        specific to the request a hop made, so each hop reports its own.
+        """
         if isinstance(error, SourceUnavailable | SourceTimeout):
             self._down.setdefault(error.system, error)
-        key = (error.system, hop)
-        if key not in self._reported and not self._already_down(error, hop):
+            key = (error.system, source_error_code(error))
+        else:
+            key = (error.system, hop)
+        if key not in self._reported:
             self._reported[key] = _Failure(error, hop, path)
-
-    def _already_down(self, error: SourceError, hop: str) -> bool:
-        # A system found down on an earlier hop is reported there only.
-        return any(
-            key[0] == error.system and f.error is error and key[1] != hop
-            for key, f in self._reported.items()
-        )
 
     def graphql_errors(self) -> list[GraphQLError]:
         return [

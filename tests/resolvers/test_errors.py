@@ -29,8 +29,10 @@ def test_a_system_found_down_is_reported_once_and_fails_fast_later() -> None:
     down = SourceUnavailable(System.ERP, "503")
     failures.record(down, "revenueSchedules", ["a"])
     assert failures.down(System.ERP) is down
-    # A later hop to the same system fails fast with the same error: not reported again.
-    failures.record(down, "arPostings", ["b"])
+    # Another hop in flight fails on its own, and a later one fails fast with the
+    # same error: either way the system is down once.
+    failures.record(SourceUnavailable(System.ERP, "503"), "arPostings", ["b"])
+    failures.record(down, "arPostings", ["c"])
     errors = failures.graphql_errors()
     assert len(errors) == 1
     assert errors[0].extensions is not None
