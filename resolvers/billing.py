@@ -7,13 +7,12 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
-from strawberry import relay
 
-from domain.money import Money as DomainMoney
 from domain.ownership import Record
-from resolvers.common import Money, SourceRef
+from resolvers.common import Money, SourceRef, minor
 from resolvers.context import AppInfo
 from resolvers.loaders import SourceLoader, load
+from resolvers.node import Node, global_id, node_type
 from sources.billing.models import Invoice as InvoiceModel
 from sources.billing.models import Subscription as SubscriptionModel
 
@@ -56,9 +55,6 @@ def _dt(ts: int | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
-def _minor(amount: int, currency: str) -> Money:
-    return Money.of(DomainMoney.from_minor(amount, currency))
-
 
 @strawberry.type
 class SubscriptionItem:
@@ -70,8 +66,9 @@ class SubscriptionItem:
 
 
 @strawberry.type(description="A subscription in billing; it bills one contract version.")
-class Subscription(relay.Node):
-    id: relay.NodeID[str]
+class Subscription(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     status: str
     currency: str
     current_period_start: datetime | None
@@ -89,7 +86,8 @@ class Subscription(relay.Node):
     def build(cls, sub: SubscriptionModel, customer_id: str | None) -> Subscription:
         currency = sub.currency.upper()
         return cls(
-            id=sub.id,
+            id=global_id("Subscription", sub.id),
+            key=sub.id,
             status=sub.status,
             currency=currency,
             current_period_start=_dt(sub.current_period_start),
@@ -101,12 +99,12 @@ class Subscription(relay.Node):
                     id=i.id,
                     product=i.price.product,
                     quantity=i.quantity,
-                    unit_price=_minor(i.price.unit_amount, currency),
+                    unit_price=minor(i.price.unit_amount, currency),
                     interval=i.price.interval,
                 )
                 for i in sub.items
             ],
-            recurring_amount=_minor(sub.recurring_amount, currency),
+            recurring_amount=minor(sub.recurring_amount, currency),
             contract_version=sub.contract_version,
             contract_id=sub.contract_id,
             billing_customer_id=sub.customer,
@@ -137,18 +135,12 @@ class Subscription(relay.Node):
         found = await load(info, info.context.loaders.invoices, self.billing_customer_id)
         if found is None:
             return None
-        return [Invoice.build(i, self.customer_id) for i in found if i.subscription == self.id]
+        return [Invoice.build(i, self.customer_id) for i in found if i.subscription == self.key]
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
-        return [info.context.ref(Record.SUBSCRIPTION, self.id)]
+        return [info.context.ref(Record.SUBSCRIPTION, self.key)]
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[Subscription | None]:
-        found = await info.context.clients.billing.subscriptions_by_ids(node_ids)
-        return [cls.build(found[i], None) if i in found else None for i in node_ids]
 
 
 @strawberry.type
@@ -162,8 +154,9 @@ class InvoiceLine:
 
 
 @strawberry.type(description="An invoice in billing; posted to AR in the ERP.")
-class Invoice(relay.Node):
-    id: relay.NodeID[str]
+class Invoice(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     number: str | None
     status: str
     currency: str
@@ -185,13 +178,14 @@ class Invoice(relay.Node):
         currency = inv.currency.upper()
         due = _dt(inv.due_date)
         return cls(
-            id=inv.id,
+            id=global_id("Invoice", inv.id),
+            key=inv.id,
             number=inv.number,
             status=inv.status,
             currency=currency,
-            total=_minor(inv.total, currency),
-            amount_due=_minor(inv.amount_due, currency),
-            amount_paid=_minor(inv.amount_paid, currency),
+            total=minor(inv.total, currency),
+            amount_due=minor(inv.amount_due, currency),
+            amount_paid=minor(inv.amount_paid, currency),
             issued_at=_dt(inv.finalized_at),
             created_at=_dt(inv.created) or datetime.fromtimestamp(0, UTC),
             due_date=due.date() if due else None,
@@ -202,7 +196,7 @@ class Invoice(relay.Node):
                     id=line.id,
                     description=line.description,
                     quantity=line.quantity,
-                    amount=_minor(line.amount, currency),
+                    amount=minor(line.amount, currency),
                     period_start=_dt(line.period_start),
                     period_end=_dt(line.period_end),
                 )
@@ -219,7 +213,7 @@ class Invoice(relay.Node):
     ) -> Annotated[ArPosting, strawberry.lazy("resolvers.revenue")] | None:
         from resolvers.revenue import ArPosting
 
-        found = await load(info, info.context.loaders.posting, self.id)
+        found = await load(info, info.context.loaders.posting, self.key)
         return ArPosting.build(found) if found else None
 
     @strawberry.field
@@ -240,11 +234,16 @@ class Invoice(relay.Node):
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
-        return [info.context.ref(Record.INVOICE, self.id)]
+        return [info.context.ref(Record.INVOICE, self.key)]
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[Invoice | None]:
-        found = await info.context.clients.billing.invoices_by_ids(node_ids)
-        return [cls.build(found[i], None) if i in found else None for i in node_ids]
+
+@node_type("Subscription")
+async def _subscription_nodes(info: AppInfo, ids: list[str]) -> list[Subscription | None]:
+    found = await info.context.clients.billing.subscriptions_by_ids(ids)
+    return [Subscription.build(found[i], None) if i in found else None for i in ids]
+
+
+@node_type("Invoice")
+async def _invoice_nodes(info: AppInfo, ids: list[str]) -> list[Invoice | None]:
+    found = await info.context.clients.billing.invoices_by_ids(ids)
+    return [Invoice.build(found[i], None) if i in found else None for i in ids]

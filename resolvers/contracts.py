@@ -9,7 +9,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
 
 from domain.lifecycle import LifecycleFacts, Stage, derive_stage
 from domain.ownership import Record
@@ -17,6 +16,7 @@ from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_
 from resolvers.common import Money, SourceRef, exact, money
 from resolvers.context import AppInfo
 from resolvers.loaders import load
+from resolvers.node import Node, global_id, node_type
 from sources.billing.models import Invoice as InvoiceModel
 from sources.billing.models import Subscription as SubscriptionModel
 from sources.contracts.models import Contract as ContractModel
@@ -60,8 +60,9 @@ class ContractAmendment:
 
 
 @strawberry.type(description="A contract, owned by the contract/CPQ system.")
-class Contract(relay.Node):
-    id: relay.NodeID[str]
+class Contract(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     number: str
     status: str = strawberry.field(description="As the contract system says (Draft, Activated...).")
     version: int
@@ -79,7 +80,8 @@ class Contract(relay.Node):
     @classmethod
     def build(cls, c: ContractModel) -> Contract:
         return cls(
-            id=c.id,
+            id=global_id("Contract", c.id),
+            key=c.id,
             number=c.number,
             status=c.status,
             version=c.version,
@@ -105,7 +107,7 @@ class Contract(relay.Node):
 
     @strawberry.field(description="The lines of the current version.")
     async def lines(self, info: AppInfo) -> list[ContractLine] | None:
-        found = await load(info, info.context.loaders.contract_lines, self.id)
+        found = await load(info, info.context.loaders.contract_lines, self.key)
         if found is None:
             return None
         return [
@@ -123,7 +125,7 @@ class Contract(relay.Node):
 
     @strawberry.field(description="Every version, oldest first.")
     async def amendments(self, info: AppInfo) -> list[ContractAmendment] | None:
-        found = await load(info, info.context.loaders.contract_versions, self.id)
+        found = await load(info, info.context.loaders.contract_versions, self.key)
         if found is None:
             return None
         return [
@@ -140,7 +142,7 @@ class Contract(relay.Node):
     async def _subscription(self, info: AppInfo) -> SubscriptionModel | None:
         """The billing subscription for this contract (the latest, if re-created)."""
         subs = await subscriptions_of(info, self.account_id)
-        mine = [s for s in subs or [] if s.contract_id == self.id]
+        mine = [s for s in subs or [] if s.contract_id == self.key]
         return max(mine, key=lambda s: s.created) if mine else None
 
     async def _invoices(self, info: AppInfo) -> list[InvoiceModel] | None:
@@ -152,7 +154,7 @@ class Contract(relay.Node):
         return [i for i in invoices if sub is not None and i.subscription == sub.id]
 
     async def _schedule(self, info: AppInfo) -> ScheduleModel | None:
-        schedules = await load(info, info.context.loaders.schedules, self.id)
+        schedules = await load(info, info.context.loaders.schedules, self.key)
         return max(schedules, key=lambda s: s.contract_version) if schedules else None
 
     @strawberry.field(description="The billing subscription for this contract.")
@@ -203,18 +205,12 @@ class Contract(relay.Node):
 
     async def _renewed(self, info: AppInfo) -> bool:
         siblings = await load(info, info.context.loaders.contracts_by_account, self.account_id)
-        return any(c.renewal_of == self.id for c in siblings or [])
+        return any(c.renewal_of == self.key for c in siblings or [])
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
-        return [info.context.ref(Record.CONTRACT, self.id)]
+        return [info.context.ref(Record.CONTRACT, self.key)]
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[Contract | None]:
-        found = await info.context.loaders.contract.load_many(list(node_ids))
-        return [cls.build(c) if c else None for c in found]
 
 
 async def contract_by_number(info: AppInfo, number: str) -> Contract | None:
@@ -228,3 +224,9 @@ async def contract_by_number(info: AppInfo, number: str) -> Contract | None:
         return None
     info.context.loaders.contract.prime(found.id, found)
     return Contract.build(found)
+
+
+@node_type("Contract")
+async def _contract_nodes(info: AppInfo, ids: list[str]) -> list[Contract | None]:
+    found = await info.context.loaders.contract.load_many(list(ids))
+    return [Contract.build(c) if c else None for c in found]

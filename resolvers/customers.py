@@ -9,7 +9,6 @@ from decimal import Decimal
 from enum import Enum
 
 import strawberry
-from strawberry import relay
 
 from domain.lifecycle import Stage
 from domain.ownership import Record
@@ -19,7 +18,16 @@ from resolvers.context import AppInfo
 from resolvers.contracts import Contract, ContractStatus
 from resolvers.errors import UserInputError
 from resolvers.loaders import load
-from resolvers.pagination import decode_cursor, encode_cursor, page_size, slice_connection
+from resolvers.node import Node, global_id, node_type
+from resolvers.pagination import (
+    Connection,
+    Edge,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    slice_connection,
+)
 from sources.crm.models import Account
 from sources.errors import SourceError
 
@@ -34,8 +42,9 @@ class InvoiceStatus(Enum):
 
 
 @strawberry.type(description="A customer: a CRM account, the canonical customer identity.")
-class Customer(relay.Node):
-    id: relay.NodeID[str]
+class Customer(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     name: str
     currency: str | None
     segment: str | None
@@ -45,7 +54,8 @@ class Customer(relay.Node):
     @classmethod
     def build(cls, a: Account) -> Customer:
         return cls(
-            id=a.id,
+            id=global_id("Customer", a.id),
+            key=a.id,
             name=a.name,
             currency=a.currency,
             segment=a.segment,
@@ -60,9 +70,9 @@ class Customer(relay.Node):
     @strawberry.field
     async def children(
         self, info: AppInfo, first: int | None = None, after: str | None = None
-    ) -> relay.Connection[Customer] | None:
+    ) -> Connection[Customer] | None:
         page_size(first)
-        found = await load(info, info.context.loaders.children, self.id)
+        found = await load(info, info.context.loaders.children, self.key)
         return None if found is None else slice_connection(found, first, after, Customer.build)
 
     @strawberry.field
@@ -73,9 +83,9 @@ class Customer(relay.Node):
         after: str | None = None,
         status: ContractStatus | None = None,
         stage: Stage | None = None,
-    ) -> relay.Connection[Contract] | None:
+    ) -> Connection[Contract] | None:
         page_size(first)
-        found = await load(info, info.context.loaders.contracts_by_account, self.id)
+        found = await load(info, info.context.loaders.contracts_by_account, self.key)
         if found is None:
             return None
         contracts = [Contract.build(c) for c in found]
@@ -89,8 +99,8 @@ class Customer(relay.Node):
 
     @strawberry.field
     async def subscriptions(self, info: AppInfo) -> list[Subscription] | None:
-        found = await subscriptions_of(info, self.id)
-        return None if found is None else [Subscription.build(s, self.id) for s in found]
+        found = await subscriptions_of(info, self.key)
+        return None if found is None else [Subscription.build(s, self.key) for s in found]
 
     @strawberry.field(description="Invoices newest first; issued bounds compare `createdAt`.")
     async def invoices(
@@ -101,13 +111,13 @@ class Customer(relay.Node):
         status: InvoiceStatus | None = None,
         issued_after: datetime | None = None,
         issued_before: datetime | None = None,
-    ) -> relay.Connection[Invoice] | None:
+    ) -> Connection[Invoice] | None:
         page_size(first)
-        found = await invoices_of(info, self.id)
+        found = await invoices_of(info, self.key)
         if found is None:
             return None
         invoices = sorted(
-            (Invoice.build(i, self.id) for i in found), key=lambda i: i.created_at, reverse=True
+            (Invoice.build(i, self.key) for i in found), key=lambda i: i.created_at, reverse=True
         )
         if status is not None:
             invoices = [i for i in invoices if i.status == status.value]
@@ -119,7 +129,7 @@ class Customer(relay.Node):
 
     @strawberry.field(description="Open AR in the ERP: Σ amount remaining of its postings.")
     async def ar_balance(self, info: AppInfo) -> Money | None:
-        entry = await load(info, info.context.loaders.crosswalk, self.id)
+        entry = await load(info, info.context.loaders.crosswalk, self.key)
         erp_id = entry.erp_customer_id if entry else None
         if erp_id is None:
             return None
@@ -131,20 +141,14 @@ class Customer(relay.Node):
 
     @strawberry.field(description="This customer in each system that holds it.")
     async def sources(self, info: AppInfo) -> list[SourceRef]:
-        refs = [info.context.ref(Record.CRM_ACCOUNT, self.id)]
-        entry = await load(info, info.context.loaders.crosswalk, self.id)
+        refs = [info.context.ref(Record.CRM_ACCOUNT, self.key)]
+        entry = await load(info, info.context.loaders.crosswalk, self.key)
         if entry and entry.billing_customer_id:
             refs.append(info.context.ref(Record.BILLING_CUSTOMER, entry.billing_customer_id))
         if entry and entry.erp_customer_id:
             refs.append(info.context.ref(Record.ERP_CUSTOMER, entry.erp_customer_id))
         return refs
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[Customer | None]:
-        found = await info.context.loaders.account.load_many(list(node_ids))
-        return [cls.build(a) if a else None for a in found]
 
 
 def _aware(value: datetime) -> datetime:
@@ -167,7 +171,7 @@ async def list_customers(
     currency: str | None,
     segment: str | None,
     parent_id: str | None,
-) -> relay.Connection[Customer] | None:
+) -> Connection[Customer] | None:
     """One page of customers, paged in the CRM itself by (Name, Id) keyset cursors."""
     size = page_size(first)
     cursor: tuple[str, str] | None = None
@@ -196,18 +200,13 @@ async def list_customers(
         # Prime the loader so `parent`/`node` of a listed customer costs no request.
         info.context.loaders.account.prime(account.id, account)
     edges = [
-        relay.Edge(
-            cursor=encode_cursor("customer", json.dumps([a.name, a.id])), node=Customer.build(a)
-        )
+        Edge(cursor=encode_cursor("customer", json.dumps([a.name, a.id])), node=Customer.build(a))
         for a in page
     ]
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=len(accounts) > size,
-            has_previous_page=cursor is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    return connection(edges, has_next=len(accounts) > size, has_previous=cursor is not None)
 
+
+@node_type("Customer")
+async def _customer_nodes(info: AppInfo, ids: list[str]) -> list[Customer | None]:
+    found = await info.context.loaders.account.load_many(list(ids))
+    return [Customer.build(a) if a else None for a in found]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from strawberry import relay
+import strawberry
 
 from resolvers.errors import UserInputError
 
@@ -20,7 +20,40 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 T = TypeVar("T")
-N = TypeVar("N", bound=relay.Node)
+N = TypeVar("N")
+
+
+@strawberry.type(description="Where a page sits in its list (Relay).")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="One item of a page and its cursor (Relay).")
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type(description="A page of a list; `first` at most 100 (Relay).")
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+
+
+def connection(edges: list[Edge[N]], *, has_next: bool, has_previous: bool) -> Connection[N]:
+    """A page from its edges and whether more lie either side."""
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 def page_size(first: int | None) -> int:
@@ -57,7 +90,7 @@ def decode_cursor(kind: str, cursor: str) -> str:
 
 def slice_connection(
     items: Sequence[T], first: int | None, after: str | None, node: Callable[[T], N]
-) -> relay.Connection[N]:
+) -> Connection[N]:
     """A page of an in-memory list, ``after`` an offset cursor."""
     size = page_size(first)
     start = 0
@@ -68,15 +101,7 @@ def slice_connection(
         start = int(value) + 1
     window = items[start : start + size]
     edges = [
-        relay.Edge(cursor=encode_cursor("offset", str(start + i)), node=node(item))
+        Edge(cursor=encode_cursor("offset", str(start + i)), node=node(item))
         for i, item in enumerate(window)
     ]
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=start + size < len(items),
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    return connection(edges, has_next=start + size < len(items), has_previous=start > 0)

@@ -6,12 +6,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
 
 from domain.ownership import Record
 from resolvers.common import Money, SourceRef, money
 from resolvers.context import AppInfo
 from resolvers.loaders import load
+from resolvers.node import Node, global_id, node_type
 from sources.erp.models import ArPosting as PostingModel
 from sources.erp.models import RevenueSchedule as ScheduleModel
 
@@ -28,8 +28,9 @@ class RevenueScheduleLine:
 
 
 @strawberry.type(description="An ERP revenue schedule for one contract version.")
-class RevenueSchedule(relay.Node):
-    id: relay.NodeID[str]
+class RevenueSchedule(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     contract_version: int
     total: Money | None
     recognized: Money | None
@@ -43,7 +44,8 @@ class RevenueSchedule(relay.Node):
     def build(cls, s: ScheduleModel) -> RevenueSchedule:
         currency = (s.currency or "").upper()
         return cls(
-            id=s.id,
+            id=global_id("RevenueSchedule", s.id),
+            key=s.id,
             contract_version=s.contract_version,
             total=money(s.total, currency),
             recognized=money(s.recognized_total, currency),
@@ -56,7 +58,7 @@ class RevenueSchedule(relay.Node):
 
     @strawberry.field
     async def lines(self, info: AppInfo) -> list[RevenueScheduleLine] | None:
-        found = await load(info, info.context.loaders.schedule_lines, self.id)
+        found = await load(info, info.context.loaders.schedule_lines, self.key)
         if found is None:
             return None
         return [
@@ -80,19 +82,14 @@ class RevenueSchedule(relay.Node):
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
-        return [info.context.ref(Record.REVENUE_SCHEDULE, self.id)]
+        return [info.context.ref(Record.REVENUE_SCHEDULE, self.key)]
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[RevenueSchedule | None]:
-        found = await info.context.clients.erp.schedules_by_ids(node_ids)
-        return [cls.build(found[i]) if i in found else None for i in node_ids]
 
 
 @strawberry.type(description="An invoice's posting to accounts receivable in the ERP.")
-class ArPosting(relay.Node):
-    id: relay.NodeID[str]
+class ArPosting(Node):
+    id: strawberry.ID
+    key: strawberry.Private[str]
     number: str | None
     amount: Money | None
     amount_remaining: Money | None
@@ -104,7 +101,8 @@ class ArPosting(relay.Node):
     def build(cls, p: PostingModel) -> ArPosting:
         currency = (p.currency or "").upper()
         return cls(
-            id=p.id,
+            id=global_id("ArPosting", p.id),
+            key=p.id,
             number=p.tran_id,
             amount=money(p.total, currency),
             amount_remaining=money(p.amount_remaining, currency),
@@ -115,11 +113,16 @@ class ArPosting(relay.Node):
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
-        return [info.context.ref(Record.AR_POSTING, self.id)]
+        return [info.context.ref(Record.AR_POSTING, self.key)]
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: AppInfo, node_ids: list[str], required: bool = False
-    ) -> list[ArPosting | None]:
-        found = await info.context.clients.erp.postings_by_ids(node_ids)
-        return [cls.build(found[i]) if i in found else None for i in node_ids]
+
+@node_type("RevenueSchedule")
+async def _revenueschedule_nodes(info: AppInfo, ids: list[str]) -> list[RevenueSchedule | None]:
+    found = await info.context.clients.erp.schedules_by_ids(ids)
+    return [RevenueSchedule.build(found[i]) if i in found else None for i in ids]
+
+
+@node_type("ArPosting")
+async def _arposting_nodes(info: AppInfo, ids: list[str]) -> list[ArPosting | None]:
+    found = await info.context.clients.erp.postings_by_ids(ids)
+    return [ArPosting.build(found[i]) if i in found else None for i in ids]

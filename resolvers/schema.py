@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import relay
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -11,22 +10,30 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.schema.config import StrawberryConfig
 
 from resolvers.billing import Invoice, Subscription
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
-from resolvers.errors import SourceFailureReport
+from resolvers.errors import SourceFailureReport, UserInputError
 from resolvers.extensions import ErrorPolicy
 from resolvers.health import SourceHealth, source_health
+from resolvers.node import Node, parse_global_id, resolve_nodes
+from resolvers.pagination import Connection
 from resolvers.revenue import ArPosting, RevenueSchedule
+from sources.errors import SourceError
 
 
 @strawberry.type
 class Query:
-    node: relay.Node | None = relay.node(description="Any entity by its global id.")
-    nodes: list[relay.Node | None] = relay.node(description="Entities by global ids, in order.")
+    @strawberry.field(description="Any entity by its global id.")
+    async def node(self, info: AppInfo, id: strawberry.ID) -> Node | None:
+        (found,) = await _nodes(info, [id])
+        return found
+
+    @strawberry.field(description="Entities by global ids, in order (null where absent).")
+    async def nodes(self, info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await _nodes(info, ids)
 
     @strawberry.field(
         description="Customers from the CRM ordered by name; filters combine with AND."
@@ -40,7 +47,7 @@ class Query:
         currency: str | None = None,
         segment: str | None = None,
         parent_id: strawberry.ID | None = None,
-    ) -> relay.Connection[Customer] | None:
+    ) -> Connection[Customer] | None:
         parent = _account_id(parent_id) if parent_id else None
         return await list_customers(info, first, after, name_prefix, currency, segment, parent)
 
@@ -53,13 +60,21 @@ class Query:
         return source_health(info)
 
 
+async def _nodes(info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
+    try:
+        return await resolve_nodes(info, ids)
+    except SourceError as error:
+        info.context.failures.record(error, "nodes", info.path.as_list())
+        return [None] * len(ids)
+
+
 def _account_id(value: str) -> str:
     """Accept a Customer global id or a raw CRM account id."""
     try:
-        gid = relay.GlobalID.from_id(value)
-    except ValueError:
+        type_name, key = parse_global_id(value)
+    except UserInputError:
         return value
-    return gid.node_id if gid.type_name == "Customer" else value
+    return key if type_name == "Customer" else value
 
 
 def build_schema() -> strawberry.Schema:
@@ -67,7 +82,6 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
-        config=StrawberryConfig(relay_max_results=100),
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
