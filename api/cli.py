@@ -53,6 +53,7 @@ from resolvers.schema import schema_sdl
 from simulators.cluster import Cluster
 from simulators.registry import DEFAULT_BASE_PORT, SIMULATORS
 from simulators.seed import generate
+from simulators.serving import run
 from sources.errors import SourceError
 from store.crosswalk import LinkStatus
 from store.migrate import current, upgrade
@@ -102,15 +103,30 @@ def simulators(
     schema_prefix: Annotated[
         str, typer.Option(help="Postgres only: schemas are <prefix>_<system>.")
     ] = "revgraph_sim",
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Serve just this system (repeatable): CRM, CONTRACTS, BILLING, ERP. "
+            "Run one process per system to give each its own CPU, as real systems have.",
+        ),
+    ] = None,
 ) -> None:
-    """Seed (unless --keep) and serve all four simulators until Ctrl-C."""
+    """Seed (unless --keep) and serve the simulators (all four by default) until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    names = tuple(n.upper() for n in only) if only else tuple(SIMULATORS)
+    unknown = [n for n in names if n not in SIMULATORS]
+    if unknown:
+        known = ", ".join(SIMULATORS)
+        errors.print(f"[red]No such system:[/] {', '.join(unknown)} (one of {known})")
+        raise typer.Exit(2)
     settings = Settings()
     cluster = Cluster(
         data_dir=data_dir,
         database_url=settings.database_url if settings.is_postgres else None,
         schema_prefix=schema_prefix,
+        names=names,
     )
     manifest_path = data_dir / MANIFEST_FILE
     records: Any = None
@@ -140,7 +156,7 @@ def simulators(
         console.print("Press Ctrl-C to stop.")
 
     try:
-        asyncio.run(_serve(cluster, records, base_port=base_port, host=host, ready=ready))
+        run(_serve(cluster, records, base_port=base_port, host=host, ready=ready))
     except OSError as exc:
         errors.print(f"[red]Cannot serve the simulators:[/] {exc}")
         raise typer.Exit(1) from None

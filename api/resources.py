@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.runtime import tune_gc
 from api.settings import Settings
 from domain.clients import Clients, build_clients
 from domain.crosswalk_lookup import CrosswalkLookup
@@ -29,6 +30,7 @@ class Resources:
     @classmethod
     async def open(cls, settings: Settings) -> Resources:
         await upgrade(settings.database_url, settings.store_schema)
+        tune_gc()
         engine = create_engine(settings.database_url, schema=settings.store_schema)
         cache = open_cache(settings.redis_url, settings.redis_prefix)
         return cls(

@@ -1,6 +1,6 @@
 """Read-path benchmark: the QuoteToCash query against simulators with fixed latency.
 
-Starts the four simulators (200 customers) in their own process, as separate
+Starts the four simulators (200 customers), each in its own process as separate
 systems would be, with ``latency_ms`` added to every upstream request; builds the
 crosswalk; serves the gateway on loopback; runs QuoteToCash sequentially after
 a warm-up and prints one JSON line::
@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -56,46 +56,62 @@ def _free_base_port() -> int:
 
 
 @contextlib.contextmanager
-def simulators_process(customers: int, data_dir: Path) -> Iterator[dict[str, str]]:
-    """``revgraph simulators`` in a child process (SQLite); yields their URLs."""
+def simulator_processes(customers: int, data_dir: Path) -> Iterator[dict[str, str]]:
+    """One ``revgraph simulators --only X`` process per system (SQLite); yields URLs.
+
+    Separate processes, as separate systems would be: in one process, the
+    billing fan-out and the ERP's queries would queue behind each other.
+    """
     base = _free_base_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    command = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "simulators",
-        "--customers",
-        str(customers),
-        "--base-port",
-        str(base),
-        "--data-dir",
-        str(data_dir),
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "simulators",
+                "--only",
+                name,
+                "--customers",
+                str(customers),
+                "--base-port",
+                str(base),
+                "--data-dir",
+                str(data_dir / name.lower()),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for name in SIMULATORS
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     urls = {name: f"http://127.0.0.1:{spec.port(base)}" for name, spec in SIMULATORS.items()}
     try:
         deadline = time.monotonic() + 180
-        while True:
-            try:
-                if all(httpx.get(f"{u}/_sim/stats").is_success for u in urls.values()):
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
+        while not _all_answer(urls.values()):
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise RuntimeError("the simulators did not start")
             time.sleep(0.2)
         yield urls
     finally:
-        process.terminate()
-        process.wait(30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+
+
+def _all_answer(urls: Iterable[str]) -> bool:
+    try:
+        return all(httpx.get(f"{url}/_sim/stats").is_success for url in urls)
+    except httpx.TransportError:
+        return False
 
 
 def main(customers: int = 200, latency_ms: int = 25, runs: int = 40, warmup: int = 5) -> None:
     query = example("quote_to_cash")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulators_process(customers, Path(tmp) / "simulators") as urls,
+        simulator_processes(customers, Path(tmp) / "simulators") as urls,
     ):
         settings = stack_settings(urls, Path(tmp), prefix="bench")
         asyncio.run(rebuild_crosswalk(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -34,6 +35,8 @@ async def _for_customer(
     """
     entry = await load(info, info.context.loaders.crosswalk, account_id)
     ids = entry.billing_ids if entry else ()
+    if len(ids) == 1:
+        return await load(info, loader, ids[0])
     found = await asyncio.gather(*[load(info, loader, i) for i in ids])
     merged: list[T] = []
     for records in found:
@@ -43,12 +46,20 @@ async def _for_customer(
     return merged
 
 
-async def subscriptions_of(info: AppInfo, account_id: str) -> list[SubscriptionModel] | None:
-    return await _for_customer(info, account_id, info.context.loaders.subscriptions)
+def subscriptions_of(info: AppInfo, account_id: str) -> Awaitable[list[SubscriptionModel] | None]:
+    """A CRM account's subscriptions in billing (shared by every field that needs them)."""
+    return info.context.once(
+        ("subscriptions", account_id),
+        lambda: _for_customer(info, account_id, info.context.loaders.subscriptions),
+    )
 
 
-async def invoices_of(info: AppInfo, account_id: str) -> list[InvoiceModel] | None:
-    return await _for_customer(info, account_id, info.context.loaders.invoices)
+def invoices_of(info: AppInfo, account_id: str) -> Awaitable[list[InvoiceModel] | None]:
+    """A CRM account's invoices in billing (shared by every field that needs them)."""
+    return info.context.once(
+        ("invoices", account_id),
+        lambda: _for_customer(info, account_id, info.context.loaders.invoices),
+    )
 
 
 def _dt(ts: int | None) -> datetime | None:

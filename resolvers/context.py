@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.types import Info
 
@@ -28,6 +30,7 @@ class Context:
     request: Any = None
     response: Any = None
     base_urls: dict[System, str] = field(default_factory=dict)
+    _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -51,9 +54,23 @@ class Context:
             base_urls={c.system: c.config.base_url for c in clients.all()},
         )
 
+    def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """The one task computing ``key`` in this request, started on first use.
+
+        Several fields of one object (a contract's subscription, invoices and
+        stage) need the same derived data; they share the task instead of each
+        re-deriving it, and starting it early lets independent hops overlap.
+        """
+        task = self._memo.get(key)
+        if task is None:
+            task = self._memo[key] = asyncio.ensure_future(make())
+        return task
+
     def ref(self, record: Record, record_id: str) -> SourceRef:
         url = record_url(self.base_urls, record, record_id)
         return SourceRef(system=SYSTEM_OF[record], id=record_id, url=url)
 
+
+T = TypeVar("T")
 
 AppInfo = Info[Context, None]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import strawberry
 
@@ -27,6 +27,12 @@ from sources.systems import System
 if TYPE_CHECKING:
     from resolvers.customers import Customer
     from resolvers.revenue import RevenueSchedule
+
+class _Billed(NamedTuple):
+    subscription: SubscriptionModel | None
+    invoices: list[InvoiceModel] | None
+    """None when billing could not be read."""
+
 
 strawberry.enum(Stage, description="Where a contract is in quote-to-cash, across all systems.")
 
@@ -139,32 +145,38 @@ class Contract(Node):
             for v in found
         ]
 
-    async def _subscription(self, info: AppInfo) -> SubscriptionModel | None:
-        """The billing subscription for this contract (the latest, if re-created)."""
-        subs = await subscriptions_of(info, self.account_id)
-        mine = [s for s in subs or [] if s.contract_id == self.key]
-        return max(mine, key=lambda s: s.created) if mine else None
+    def _billing(self, info: AppInfo) -> Awaitable[_Billed]:
+        return info.context.once(("billed", self.key), lambda: self._load_billing(info))
 
-    async def _invoices(self, info: AppInfo) -> list[InvoiceModel] | None:
-        sub, invoices = await asyncio.gather(
-            self._subscription(info), invoices_of(info, self.account_id)
+    async def _load_billing(self, info: AppInfo) -> _Billed:
+        """This contract's subscription (the latest, if re-created) and its invoices."""
+        # Both lists are requested before either is awaited: one billing hop.
+        subscriptions, invoices = subscriptions_of(info, self.account_id), invoices_of(
+            info, self.account_id
         )
-        if invoices is None:
-            return None
-        return [i for i in invoices if sub is not None and i.subscription == sub.id]
+        subs = await subscriptions
+        mine = [s for s in subs or [] if s.contract_id == self.key]
+        sub = max(mine, key=lambda s: s.created) if mine else None
+        found = await invoices
+        if found is None:
+            return _Billed(sub, None)
+        return _Billed(sub, [i for i in found if sub is not None and i.subscription == sub.id])
 
-    async def _schedule(self, info: AppInfo) -> ScheduleModel | None:
+    def _schedule(self, info: AppInfo) -> Awaitable[ScheduleModel | None]:
+        return info.context.once(("schedule", self.key), lambda: self._load_schedule(info))
+
+    async def _load_schedule(self, info: AppInfo) -> ScheduleModel | None:
         schedules = await load(info, info.context.loaders.schedules, self.key)
         return max(schedules, key=lambda s: s.contract_version) if schedules else None
 
     @strawberry.field(description="The billing subscription for this contract.")
     async def subscription(self, info: AppInfo) -> Subscription | None:
-        sub = await self._subscription(info)
+        sub = (await self._billing(info)).subscription
         return Subscription.build(sub, self.account_id) if sub else None
 
     @strawberry.field(description="Invoices billed for this contract, newest first.")
     async def invoices(self, info: AppInfo) -> list[Invoice] | None:
-        found = await self._invoices(info)
+        found = (await self._billing(info)).invoices
         if found is None:
             return None
         return [Invoice.build(i, self.account_id) for i in found]
@@ -185,11 +197,17 @@ class Contract(Node):
     async def stage(self, info: AppInfo) -> Stage | None:
         return await self.derive_stage(info)
 
-    async def derive_stage(self, info: AppInfo) -> Stage | None:
-        """The cross-system stage (None if a system it needs could not be read)."""
-        sub, invoices, schedule = await asyncio.gather(
-            self._subscription(info), self._invoices(info), self._schedule(info)
-        )
+    def derive_stage(self, info: AppInfo) -> Awaitable[Stage | None]:
+        """The cross-system stage (None if a system it needs could not be read).
+
+        Started at once, so stages of many contracts share their hops.
+        """
+        return info.context.once(("stage", self.key), lambda: self._derive_stage(info))
+
+    async def _derive_stage(self, info: AppInfo) -> Stage | None:
+        scheduled = self._schedule(info)  # started now: the ERP hop overlaps billing's
+        billed = await self._billing(info)
+        schedule = await scheduled
         failures = info.context.failures
         if any(failures.failed(s) for s in (System.CONTRACTS, System.BILLING, System.ERP)):
             return None
@@ -197,8 +215,8 @@ class Contract(Node):
             contract_status=self.status,
             contract_version=self.version,
             renewed=await self._renewed(info),
-            subscription_status=sub.status if sub else None,
-            invoice_statuses=tuple(i.status for i in invoices or ()),
+            subscription_status=billed.subscription.status if billed.subscription else None,
+            invoice_statuses=tuple(i.status for i in billed.invoices or ()),
             recognized=schedule.recognized_total if schedule else Decimal(0),
         )
         return derive_stage(facts)

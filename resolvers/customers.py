@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -93,7 +92,7 @@ class Customer(Node):
             contracts = [c for c in contracts if c.status == status.value]
         if stage is not None:
             # Stages come from billing and the ERP: one batched hop for all of them.
-            stages = await asyncio.gather(*(c.derive_stage(info) for c in contracts))
+            stages = [await stage for stage in [c.derive_stage(info) for c in contracts]]
             contracts = [c for c, s in zip(contracts, stages, strict=True) if s == stage]
         return slice_connection(contracts, first, after, lambda c: c)
 

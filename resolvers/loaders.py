@@ -9,11 +9,12 @@ resolvers use them: a source failure becomes ``None`` plus one reported error.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue
 from strawberry.types import Info
 
 from domain.clients import Clients
@@ -27,6 +28,9 @@ from sources.erp.models import ArPosting, RevenueSchedule, RevenueScheduleLine
 from sources.errors import SourceError
 from sources.systems import System
 from store.crosswalk import CrosswalkEntry
+
+DISPATCH_TICKS = 8
+"""Loop ticks a loader waits after its first load before sending the batch."""
 
 V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
@@ -50,6 +54,21 @@ class SourceLoader(DataLoader, Generic[V_co]):  # type: ignore[type-arg]
         self._fetch = fetch
         self._default = default
         self._failures = failures
+
+    def do_resolve_reject(self, key: Any, future: asyncio.Future[Any]) -> None:
+        # aiodataloader dispatches two loop ticks after the first load. Loads that
+        # belong to the same hop can arrive a few ticks apart (each awaited task in
+        # between adds one), which split one hop into several requests; waiting a
+        # few more ticks — microseconds on an idle loop — keeps them in one batch.
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            self._dispatch_in(DISPATCH_TICKS)
+
+    def _dispatch_in(self, ticks: int) -> None:
+        if ticks:
+            self.loop.call_soon(self._dispatch_in, ticks - 1)
+        else:
+            dispatch_queue(self)
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[V_co | None]:
         if self.system is not None and (down := self._failures.down(self.system)):

@@ -12,14 +12,29 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import uvicorn
+import uvloop
 from starlette.types import ASGIApp
+
+T = TypeVar("T")
 
 AppsFactory = Callable[[Mapping[str, str]], Awaitable[Mapping[str, ASGIApp]]]
 """Builds the apps, given the base URL each will be served at (by name)."""
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop: about twice as fast as asyncio's for many small requests."""
+    return uvloop.new_event_loop()
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on :func:`new_event_loop` (what the CLI serves with)."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -124,7 +139,7 @@ class BackgroundServers:
         self._ports = dict(ports)
         self._host = host
         self._cleanup = cleanup
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._run, name="simulators", daemon=True)
         self._ready = threading.Event()
         self._main: asyncio.Task[None] | None = None
