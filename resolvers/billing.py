@@ -86,7 +86,7 @@ class Subscription(Node):
     current_period_end: datetime | None
     started_at: datetime | None
     canceled_at: datetime | None
-    items: list[SubscriptionItem]
+    model: strawberry.Private[SubscriptionModel]
     recurring_amount: Money = strawberry.field(description="Per billing interval.")
     contract_version: int | None
     contract_id: strawberry.Private[str | None]
@@ -105,22 +105,27 @@ class Subscription(Node):
             current_period_end=_dt(sub.current_period_end),
             started_at=_dt(sub.start_date),
             canceled_at=_dt(sub.canceled_at),
-            items=[
-                SubscriptionItem(
-                    id=i.id,
-                    product=i.price.product,
-                    quantity=i.quantity,
-                    unit_price=minor(i.price.unit_amount, currency),
-                    interval=i.price.interval,
-                )
-                for i in sub.items
-            ],
+            model=sub,
             recurring_amount=minor(sub.recurring_amount, currency),
             contract_version=sub.contract_version,
             contract_id=sub.contract_id,
             billing_customer_id=sub.customer,
             customer_id=customer_id,
         )
+
+    @strawberry.field
+    def items(self) -> list[SubscriptionItem]:
+        # Built on demand: most queries don't ask for items.
+        return [
+            SubscriptionItem(
+                id=i.id,
+                product=i.price.product,
+                quantity=i.quantity,
+                unit_price=minor(i.price.unit_amount, self.currency),
+                interval=i.price.interval,
+            )
+            for i in self.model.items
+        ]
 
     @strawberry.field
     async def contract(
@@ -179,7 +184,7 @@ class Invoice(Node):
     due_date: date | None
     period_start: datetime | None
     period_end: datetime | None
-    lines: list[InvoiceLine]
+    model: strawberry.Private[InvoiceModel]
     subscription_id: strawberry.Private[str | None]
     billing_customer_id: strawberry.Private[str]
     customer_id: strawberry.Private[str | None]
@@ -202,21 +207,26 @@ class Invoice(Node):
             due_date=due.date() if due else None,
             period_start=_dt(inv.period_start),
             period_end=_dt(inv.period_end),
-            lines=[
-                InvoiceLine(
-                    id=line.id,
-                    description=line.description,
-                    quantity=line.quantity,
-                    amount=minor(line.amount, currency),
-                    period_start=_dt(line.period_start),
-                    period_end=_dt(line.period_end),
-                )
-                for line in inv.lines
-            ],
+            model=inv,
             subscription_id=inv.subscription,
             billing_customer_id=inv.customer,
             customer_id=customer_id,
         )
+
+    @strawberry.field(description="The first lines Stripe embeds in the invoice (up to 10).")
+    def lines(self) -> list[InvoiceLine]:
+        # Built on demand: most queries don't ask for lines.
+        return [
+            InvoiceLine(
+                id=line.id,
+                description=line.description,
+                quantity=line.quantity,
+                amount=minor(line.amount, self.currency),
+                period_start=_dt(line.period_start),
+                period_end=_dt(line.period_end),
+            )
+            for line in self.model.lines
+        ]
 
     @strawberry.field(description="The AR posting of this invoice in the ERP, if posted.")
     async def erp_posting(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -79,6 +80,8 @@ def test_contract_by_number_with_lines_amendments_and_schedule(stack: Stack) -> 
             amendments { version reason totalValue { amount } }
             revenueSchedule { contractVersion lines { period recognized amount { amount } } }
             customer { id } sources { system id url }
+            subscription { items { quantity unitPrice { amount currency } } }
+            invoices { total { amount } lines { amount { amount } } }
         } }""",
         {"n": amended["contract_number"]},
     )
@@ -94,6 +97,10 @@ def test_contract_by_number_with_lines_amendments_and_schedule(stack: Stack) -> 
     assert raw_id(contract["customer"]["id"]) == amended["crm_account_id"]
     assert contract["sources"][0]["system"] == "CONTRACTS"
     assert contract["sources"][0]["url"].startswith(stack.simulator_urls["CONTRACTS"])
+    assert contract["subscription"]["items"]
+    for invoice in contract["invoices"]:
+        lines = sum(Decimal(line["amount"]["amount"]) for line in invoice["lines"])
+        assert lines == Decimal(invoice["total"]["amount"])
     assert post(stack, '{ contract(number: "C-0") { id } }')["data"]["contract"] is None
 
 
