@@ -1,8 +1,9 @@
 """The gateway's Starlette app factory.
 
-Routes: ``/graphql`` (POST, GET for queries, GraphiQL for browsers),
-``/healthz`` (the process answers), ``/readyz`` (the store and every source
-answer). Every response carries ``X-Correlation-ID``.
+Routes: ``/graphql`` (POST, GET for queries, GraphiQL for browsers; the HTTP
+rules are :mod:`api.graphql_view`'s), ``/healthz`` (the process answers),
+``/readyz`` (the store, the cache and every source answer), ``/metrics``
+(Prometheus, :mod:`api.metrics`). Every response carries ``X-Correlation-ID``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,10 +20,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.graphql_view import GraphQLView
-from api.middleware import CorrelationIdMiddleware
+from api.metrics import Metrics, MetricsMiddleware
+from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
 from api.resources import Resources
 from api.settings import Settings
-from sources.errors import SourceError
+from sources.base import SourceClient
+
+READY_TIMEOUT_S = 3.0
+"""How long ``/readyz`` waits for one dependency before calling it not ready."""
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -31,31 +35,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     view = GraphQLView()
 
+    def sources() -> Iterable[SourceClient]:
+        resources: Resources | None = getattr(app.state, "resources", None)
+        return resources.clients.all() if resources else ()
+
+    metrics = Metrics(sources)
+    view.metrics = metrics
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
         resources: Resources = request.app.state.resources
-        checks: dict[str, dict[str, object]] = {}
-
-        async def check(name: str, probe: Awaitable[object]) -> None:
-            started = time.perf_counter()
-            try:
-                await probe
-                checks[name] = {"ok": True}
-            except (SourceError, SQLAlchemyError, OSError) as exc:
-                checks[name] = {"ok": False, "error": str(exc)[:300]}
-            checks[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-
-        await asyncio.gather(
-            check("store", resources.check_store()),
-            *(check(str(c.system), c.ping()) for c in resources.clients.all()),
-        )
+        probes: dict[str, Awaitable[object]] = {
+            "store": resources.check_store(),
+            "cache": resources.cache.ping(),
+            **{str(c.system): c.ping() for c in resources.clients.all()},
+        }
+        results = await asyncio.gather(*(_check(probe) for probe in probes.values()))
+        checks = dict(zip(probes, results, strict=True))
         ready = all(c["ok"] for c in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = metrics.render(request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,13 +74,38 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await resources.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            # GraphQL-over-HTTP method rules (GET for queries only, 405 otherwise) are the view's.
+            # Every method reaches the view: it answers 405 with the Allow header itself.
             Route("/graphql", view),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
-        middleware=[Middleware(CorrelationIdMiddleware)],
+        # Outermost first: the id is on every response, even the masked 500 that
+        # UnhandledErrorMiddleware sends for an exception MetricsMiddleware counted.
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(UnhandledErrorMiddleware),
+            Middleware(MetricsMiddleware, metrics=metrics),
+        ],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app
+
+
+async def _check(probe: Awaitable[object]) -> dict[str, object]:
+    """One readiness probe: ``ok``, its latency, and the error if it failed or took too long."""
+    started = time.perf_counter()
+    outcome: dict[str, object]
+    try:
+        await asyncio.wait_for(probe, READY_TIMEOUT_S)
+        outcome = {"ok": True}
+    except TimeoutError:
+        outcome = {"ok": False, "error": f"no answer within {READY_TIMEOUT_S}s"}
+    # A probe that fails in any way means "not ready"; the reason is the detail.
+    except Exception as exc:
+        outcome = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return outcome

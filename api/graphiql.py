@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
@@ -39,14 +40,25 @@ _PAGE = """<!doctype html>
 
 EXAMPLES = ("quote_to_cash", "customer_hierarchy", "invoices_missing_posting")
 
+# Characters that could end the <script> element or open an HTML comment inside it,
+# written as JSON escapes (same string for JavaScript, inert for the HTML parser).
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
 
 def example(name: str) -> str:
     """The text of one example document shipped in api/examples."""
     return resources.files("api").joinpath("examples", f"{name}.graphql").read_text()
 
 
+def render_page(documents: Sequence[str]) -> str:
+    """The GraphiQL page opened with one tab per document, in order."""
+    tabs = [{"query": document} for document in documents]
+    # json.dumps escapes U+2028/U+2029 (ensure_ascii); "<", ">" and "&" are escaped
+    # here, so no document can close the script element, whatever it contains.
+    return _PAGE.format(tabs=json.dumps(tabs).translate(_SCRIPT_SAFE))
+
+
 @cache
 def graphiql_html() -> str:
-    tabs = [{"query": example(name)} for name in EXAMPLES]
-    # Escape "</" so a document can never close the script element.
-    return _PAGE.format(tabs=json.dumps(tabs).replace("</", "<\\/"))
+    """The page analysts get at ``GET /graphql``: the example documents as tabs."""
+    return render_page([example(name) for name in EXAMPLES])

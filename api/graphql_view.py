@@ -1,29 +1,146 @@
-"""The ``/graphql`` endpoint: strawberry's ASGI view with Revgraph's context and GraphiQL."""
+"""The ``/graphql`` endpoint: strawberry's ASGI view, held to the GraphQL-over-HTTP spec.
+
+Strawberry's view does the GraphQL; the hooks overridden here make the HTTP
+around it follow https://graphql.github.io/graphql-over-http/ (checked with the
+``graphql-http`` audit suite):
+
+- Response media type: ``application/graphql-response+json`` when the client
+  accepts it and prefers it (or likes it as much as ``application/json`` and
+  names it explicitly); ``application/json`` otherwise, including legacy clients
+  sending ``*/*`` or no ``Accept``; 406 when it accepts neither. Always UTF-8.
+- Request errors (the document does not parse or validate, variables do not
+  coerce, the operation named does not exist): the body has ``errors`` and no
+  ``data``; the status is 200 under ``application/json`` and 400 under
+  ``application/graphql-response+json``.
+- Requests that are not well-formed GraphQL-over-HTTP requests get a 4xx and a
+  GraphQL-shaped body (``errors[].extensions.code``): a body that is not UTF-8 or
+  not a JSON object, ``query`` not a string, ``variables``/``extensions`` not
+  objects, ``operationName`` not a string → 400; a POST without
+  ``Content-Type: application/json`` (charset absent or UTF-8) → 415; a body
+  over ``max_body_bytes`` → 413; a mutation over GET → 405 with ``Allow: POST``;
+  methods other than GET and POST → 405 with ``Allow: GET, POST``.
+- GET carries ``query``, ``operationName`` and JSON-encoded ``variables`` and
+  ``extensions`` as URL parameters. A browser (``Accept: text/html``) asking
+  for the endpoint without a query gets GraphiQL.
+- Every error leaves with an ``extensions.code`` (the schema's error policy,
+  applied again here for errors raised before the operation hooks ran), and
+  every operation is counted in :mod:`api.metrics` by name and outcome.
+
+Batching and HTTP streaming (multipart, SSE) are not enabled, so the body
+parser only accepts single operations.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from api.graphiql import graphiql_html
+from api.metrics import Metrics, operation_label
 from api.resources import Resources
 from resolvers.context import Context
+from resolvers.extensions import classify
 from resolvers.schema import schema as default_schema
 from sources.correlation import current_correlation_id
 
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+_PARAMETERS = ("query", "operationName", "variables", "extensions")
+
+
+class _RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's Starlette adapter, plus a body read that stops at a size limit."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.request = request
+
+    async def read_body(self, limit: int) -> bytes:
+        """The body, or :class:`RequestRejected` (413) as soon as it exceeds ``limit``."""
+        declared = self.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class RequestRejected(HTTPException):
+    """A request refused before any GraphQL ran (status, reason, extra headers such as Allow)."""
+
+    def __init__(
+        self, status_code: int, reason: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, reason)
+        self.headers = dict(headers or {})
+
 
 class GraphQLView(GraphQL[Context, None]):
-    """Builds a fresh :class:`Context` (and DataLoaders) per request, in the running loop."""
+    """Builds a fresh :class:`Context` (and DataLoaders) per request, in the running loop.
+
+    ``resources`` (and ``metrics``, if any) are set by the app's lifespan/factory.
+    """
 
     resources: Resources
+    metrics: Metrics | None = None
+    request_adapter_class = _RequestAdapter
 
-    def __init__(self, schema: strawberry.Schema | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        schema: strawberry.Schema | None = None,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(schema or default_schema, graphql_ide="graphiql", **kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            if request.method not in ("GET", "POST"):
+                raise RequestRejected(
+                    405, "GraphQL is served over GET and POST only.", {"Allow": "GET, POST"}
+                )
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = _rejection(exc, request.headers.get("accept"))
+        await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -36,5 +153,307 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
         )
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return _SubResponse(negotiate(request.headers.get("accept")))
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Only a browser asking for a page; a GraphQL client without a query gets a 400.
+        return (
+            request.method == "GET"
+            and not request.query_params.get("query")
+            and accepts_html(request.headers.get("accept"))
+        )
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html())
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        if negotiate(request.headers.get("accept")) is None:
+            raise RequestRejected(
+                406, f"Accept {GRAPHQL_RESPONSE} or {JSON} to get a GraphQL response."
+            )
+        if request.method == "GET":
+            data: object = _query_parameters(request.query_params)
+        else:
+            _check_content_type(request.content_type)
+            if isinstance(request, _RequestAdapter):
+                body = await request.read_body(self.max_body_bytes)
+            else:
+                body = await request.get_body()
+            data = _decode_json(body, "body")
+        return _request_data(data)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        started = time.perf_counter()
+        label = operation_label(request_data.query, request_data.operation_name)
+        try:
+            result = await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                # GET may carry queries only (and subscriptions, which have no HTTP transport here).
+                allowed_operation_types=OperationType.from_http(method),
+                operation_extensions=request_data.extensions,
+            )
+        except MissingQueryError as exc:
+            raise RequestRejected(400, "The request has no GraphQL query.") from exc
+        except InvalidOperationTypeError as exc:
+            if method == "GET" and exc.operation_type is OperationType.MUTATION:
+                raise RequestRejected(
+                    405, "Mutations must be sent with POST.", {"Allow": "POST"}
+                ) from exc
+            raise RequestRejected(400, exc.as_http_error_reason(method)) from exc
+        except CannotGetOperationTypeError as exc:
+            # The operation named is not in the document: a request error, like a
+            # validation failure, so it is answered as a GraphQL response.
+            error = GraphQLError(
+                exc.as_http_error_reason(),
+                extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+            )
+            result = ExecutionResult(data=None, errors=[error])
+            label = "unknown"  # not a name in the document: not worth a label value
+        if self.metrics is not None:
+            self.metrics.observe_operation(label, _outcome(result), time.perf_counter() - started)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [classify(error) for error in result.errors]
+        return await super().process_result(request, result)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        if isinstance(response_data, list):  # batching is not enabled; never happens
+            raise RequestRejected(400, "Batched requests are not supported.")
+        media_type = getattr(sub_response, "negotiated", None) or JSON
+        status = 200
+        if is_request_error(response_data):
+            # Nothing executed, so there is no data entry (GraphQL spec, "Response").
+            response_data = _without_data(response_data)
+            if media_type == GRAPHQL_RESPONSE:
+                status = 500 if _has_code(response_data, "INTERNAL_SERVER_ERROR") else 400
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or status,
+            media_type=f"{media_type}; charset=utf-8",
+        )
+        # Headers a resolver set on ``info.context.response``.
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
+
+
+class _SubResponse(Response):
+    """What resolvers may set on the response, and the media type negotiated for it."""
+
+    def __init__(self, negotiated: str | None) -> None:
+        super().__init__()
+        del self.headers["content-length"]
+        self.status_code = 0  # unset: create_response decides
+        self.negotiated = negotiated
+
+
+def _too_large(limit: int) -> RequestRejected:
+    return RequestRejected(413, f"The request body is larger than {limit} bytes.")
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The GraphQL response media type for an ``Accept`` header; None if it allows none.
+
+    No header (or ``*/*``) means a legacy client: ``application/json``. The most
+    specific matching range gives each type its quality (RFC 9110 §12.5.1); the
+    higher one wins, and on a tie ``application/graphql-response+json`` only if
+    the client named it.
+    """
+    if accept is None or not accept.strip():
+        return JSON
+    ranges = _media_ranges(accept)
+    graphql_q, graphql_specificity = _quality(ranges, GRAPHQL_RESPONSE)
+    json_q, _ = _quality(ranges, JSON)
+    if graphql_q <= 0 and json_q <= 0:
+        return None
+    if graphql_q > json_q or (graphql_q == json_q and graphql_specificity == 2):
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
+def accepts_html(accept: str | None) -> bool:
+    """Whether the client names ``text/html`` (or ``text/*``): a browser, not an API client."""
+    if not accept:
+        return False
+    return any(
+        kind == "text" and subtype in ("html", "*") and q > 0
+        for kind, subtype, q in _media_ranges(accept)
+    )
+
+
+def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        kind, slash, subtype = media.lower().partition("/")
+        if not slash or not kind or not subtype:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value)))
+                except ValueError:
+                    q = -1.0  # a range with an unreadable weight is ignored
+        if q >= 0:
+            ranges.append((kind, subtype, q))
+    return ranges
+
+
+def _quality(ranges: list[tuple[str, str, float]], media_type: str) -> tuple[float, int]:
+    """(q, specificity) of the most specific range matching ``media_type``; (0, -1) if none."""
+    kind, _, subtype = media_type.partition("/")
+    best = (0.0, -1)
+    for range_kind, range_subtype, q in ranges:
+        if (range_kind, range_subtype) == (kind, subtype):
+            specificity = 2
+        elif range_kind == kind and range_subtype == "*":
+            specificity = 1
+        elif (range_kind, range_subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if specificity > best[1]:
+            best = (q, specificity)
+    return best
+
+
+def _check_content_type(content_type: str | None) -> None:
+    if not content_type:
+        raise RequestRejected(415, f"A POST needs Content-Type: {JSON}.")
+    media, *params = (piece.strip() for piece in content_type.split(";"))
+    if media.lower() != JSON:
+        raise RequestRejected(415, f"Unsupported Content-Type {media!r}; send {JSON}.")
+    for param in params:
+        key, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise RequestRejected(415, f"Unsupported charset {charset!r}; send UTF-8.")
+
+
+def _decode_json(raw: bytes, what: str) -> object:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestRejected(400, f"The {what} is not valid UTF-8.") from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    # ValueError: bad JSON, NaN/Infinity, integers too long to convert;
+    # RecursionError: nesting deeper than the decoder's stack.
+    except (ValueError, RecursionError) as exc:
+        raise RequestRejected(400, f"The {what} is not valid JSON.") from exc
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _query_parameters(params: Mapping[str, object]) -> dict[str, object]:
+    """A GET's parameters as a request object; ``variables``/``extensions`` are JSON text."""
+    data = {name: params[name] for name in _PARAMETERS if params.get(name) is not None}
+    for name in ("variables", "extensions"):
+        encoded = data.get(name)
+        if isinstance(encoded, str):
+            # An empty parameter is an absent one (HTML forms send them).
+            data[name] = _decode_json(encoded.encode(), f"`{name}` parameter") if encoded else None
+    return data
+
+
+def _request_data(data: object) -> GraphQLRequestData:
+    if isinstance(data, list):
+        raise RequestRejected(400, "Batched requests are not supported; send one operation.")
+    if not isinstance(data, dict):
+        raise RequestRejected(400, "The request must be a JSON object.")
+    query = data.get("query")
+    if not isinstance(query, str | None):
+        raise RequestRejected(400, "`query` must be a string.")
+    operation_name = data.get("operationName")
+    if not isinstance(operation_name, str | None):
+        raise RequestRejected(400, "`operationName` must be a string or null.")
+    variables = data.get("variables")
+    if not isinstance(variables, dict | None):
+        raise RequestRejected(400, "`variables` must be an object or null.")
+    extensions = data.get("extensions")
+    if not isinstance(extensions, dict | None):
+        raise RequestRejected(400, "`extensions` must be an object or null.")
+    return GraphQLRequestData(
+        query=query,
+        variables=variables,
+        # An empty name is no name (forms and some clients send "").
+        operation_name=operation_name or None,
+        extensions=extensions,
+    )
+
+
+def is_request_error(response: GraphQLHTTPResponse) -> bool:
+    """No data and only errors without a path: execution never started.
+
+    Field errors always carry the path of the field; parse, validation and
+    variable-coercion errors never do.
+    """
+    errors = response.get("errors")
+    return (
+        response.get("data") is None
+        and bool(errors)
+        and all(isinstance(e, dict) and "path" not in e for e in errors or ())
+    )
+
+
+def _outcome(result: ExecutionResult) -> str:
+    if not result.errors:
+        return "ok"
+    if result.data is not None:
+        return "partial"
+    if all(error.path is None for error in result.errors):
+        return "rejected"
+    return "failed"
+
+
+def _without_data(response: GraphQLHTTPResponse) -> GraphQLHTTPResponse:
+    stripped = GraphQLHTTPResponse(errors=response.get("errors"))
+    if response.get("extensions"):
+        stripped["extensions"] = response.get("extensions")
+    return stripped
+
+
+def _has_code(response: GraphQLHTTPResponse, code: str) -> bool:
+    return any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code
+        for e in response.get("errors") or ()
+    )
+
+
+def _rejection(exc: HTTPException, accept: str | None) -> Response:
+    """A refused request as a GraphQL-shaped error body in the negotiated media type."""
+    code = _CODES.get(exc.status_code, "BAD_REQUEST")
+    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    media_type = negotiate(accept) or JSON
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+        media_type=f"{media_type}; charset=utf-8",
+    )

@@ -30,6 +30,8 @@ class Context:
     request: Any = None
     response: Any = None
     base_urls: dict[System, str] = field(default_factory=dict)
+    prefetch_postings: bool = False
+    """Look-ahead found ``erpPosting`` wanted: fetch postings as soon as invoices arrive."""
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @classmethod

@@ -17,6 +17,7 @@ from resolvers.context import AppInfo
 from resolvers.contracts import Contract, ContractStatus
 from resolvers.errors import UserInputError
 from resolvers.loaders import load
+from resolvers.lookahead import requested
 from resolvers.node import Node, global_id, node_type
 from resolvers.pagination import (
     Connection,
@@ -150,6 +151,10 @@ class Customer(Node):
 
 
 
+BILLING_FIELDS = frozenset({"subscription", "subscriptions", "invoices", "stage"})
+"""Fields below a customer that need its billing data."""
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -198,6 +203,14 @@ async def list_customers(
     for account in page:
         # Prime the loader so `parent`/`node` of a listed customer costs no request.
         info.context.loaders.account.prime(account.id, account)
+    wants = requested(info, {*BILLING_FIELDS, "erpPosting"})
+    if wants & BILLING_FIELDS:
+        # Billing is keyed by customer: ask it now, alongside the contract system,
+        # instead of a round trip later. Costs calls for customers with no contract.
+        info.context.prefetch_postings = "erpPosting" in wants
+        for account in page:
+            subscriptions_of(info, account.id)
+            invoices_of(info, account.id)
     edges = [
         Edge(cursor=encode_cursor("customer", json.dumps([a.name, a.id])), node=Customer.build(a))
         for a in page

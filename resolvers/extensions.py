@@ -26,29 +26,35 @@ class ErrorPolicy(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [self._classify(e) for e in errors]
+            result.errors = [classify(e) for e in errors]
 
-    def _classify(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            if not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
-            return error
-        if isinstance(original, GlobalIDValueError):
-            return GraphQLError(
-                str(original) or "not a valid global id",
-                nodes=error.nodes,
-                path=error.path,
-                extensions={"code": "BAD_USER_INPUT"},
-            )
-        error_id = uuid.uuid4().hex[:12]
-        logger.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """``error`` with an ``extensions.code``; an unexpected one masked and logged.
+
+    Idempotent, so a caller outside the operation (the HTTP view, for errors
+    raised before the operation hooks could see them) can apply it again.
+    """
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
+        return error
+    if isinstance(original, GlobalIDValueError):
         return GraphQLError(
-            f"Internal error; quote error id {error_id} when reporting it.",
+            str(original) or "not a valid global id",
             nodes=error.nodes,
             path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+            extensions={"code": "BAD_USER_INPUT"},
         )
+    error_id = uuid.uuid4().hex[:12]
+    logger.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+    return GraphQLError(
+        f"Internal error; quote error id {error_id} when reporting it.",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+    )
 
 
 def _code_for(error: GraphQLError) -> str:

@@ -1,0 +1,257 @@
+"""Prometheus metrics of one gateway app, served at ``/metrics``.
+
+Every app owns a :class:`~prometheus_client.CollectorRegistry` (never the
+process-global one), so tests and several apps in one process never collide.
+
+===============================================  =====================================
+Metric                                           Labels
+===============================================  =====================================
+``revgraph_http_requests_total``                 route (template), method, status
+``revgraph_http_request_duration_seconds``       route, method (histogram)
+``revgraph_graphql_operations_total``            operation, outcome
+``revgraph_graphql_operation_duration_seconds``  operation (histogram)
+``revgraph_upstream_requests_total``             system (attempts, retries included)
+``revgraph_upstream_errors_total``               system (attempts that failed)
+``revgraph_upstream_last_latency_seconds``       system (the last attempt's latency)
+``revgraph_upstream_last_ok_timestamp_seconds``  system
+``revgraph_upstream_last_error_timestamp_seconds``  system
+===============================================  =====================================
+
+GraphQL ``outcome`` is ``ok`` (no errors), ``partial`` (data and errors),
+``failed`` (execution ran, no data) or ``rejected`` (a request error: parse,
+validation, variable coercion, unknown operation). The upstream metrics are
+read at scrape time from each source client's ``health`` (a
+:class:`sources.base.SourceHealth`), which the clients update on every call;
+successes are ``requests - errors`` at query time (a separate ``ok`` counter
+could not stay monotonic while calls are in flight).
+
+Label values that clients control are bounded: operation names beyond
+:data:`MAX_OPERATION_NAMES` distinct ones count as ``other``, unknown HTTP
+methods as ``OTHER``, unrouted paths as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sources.base import SourceClient
+
+MAX_OPERATION_NAMES = 200
+"""Distinct operation-name label values per app; later names count as ``other``."""
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Documents larger than this are labelled without being cached (the cache holds query texts).
+_CACHEABLE_DOCUMENT_CHARS = 64_000
+_PARSE_MAX_TOKENS = 5000
+
+SourcesProvider = Callable[[], Iterable[SourceClient]]
+
+
+class Metrics:
+    """The metrics of one app and the registry they are exposed from."""
+
+    def __init__(self, sources: SourcesProvider = tuple) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "revgraph_http_requests",
+            "HTTP requests the gateway answered.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "revgraph_http_request_duration_seconds",
+            "Time to answer an HTTP request, until the response started.",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.operations = Counter(
+            "revgraph_graphql_operations",
+            "GraphQL operations executed, by operation name and outcome.",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.operation_duration = Histogram(
+            "revgraph_graphql_operation_duration_seconds",
+            "Time to execute a GraphQL operation (parse, validate, resolve).",
+            ["operation"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.registry.register(UpstreamCollector(sources))
+        self._names: set[str] = set()
+        self._names_lock = threading.Lock()
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in _HTTP_METHODS else "OTHER"
+        self.http_requests.labels(route, method, str(status)).inc()
+        self.http_duration.labels(route, method).observe(seconds)
+
+    def observe_operation(self, operation: str, outcome: str, seconds: float) -> None:
+        label = self._bounded(operation)
+        self.operations.labels(label, outcome).inc()
+        self.operation_duration.labels(label).observe(seconds)
+
+    def render(self, accept: str | None) -> tuple[bytes, str]:
+        """The exposition (Prometheus text, or OpenMetrics if asked) and its content type."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+    def _bounded(self, name: str) -> str:
+        if name in self._names:
+            return name
+        with self._names_lock:
+            if len(self._names) >= MAX_OPERATION_NAMES:
+                return "other"
+            self._names.add(name)
+        return name
+
+
+class UpstreamCollector:
+    """Reads each source client's health counters when Prometheus scrapes."""
+
+    def __init__(self, sources: SourcesProvider) -> None:
+        self.sources = sources
+
+    def describe(self) -> Iterator[Metric]:
+        # Names only (no samples), so the registry can check for clashes without
+        # touching the clients, which may not exist yet at registration.
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        requests, errors, latency, last_ok, last_error = families = self._families()
+        for client in self.sources():
+            system = str(client.system)
+            health = client.health
+            requests.add_metric([system], health.requests)
+            errors.add_metric([system], health.errors)
+            if health.last_latency_ms is not None:
+                latency.add_metric([system], health.last_latency_ms / 1000)
+            if health.last_ok_at is not None:
+                last_ok.add_metric([system], health.last_ok_at)
+            if health.last_error_at is not None:
+                last_error.add_metric([system], health.last_error_at)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[
+        CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily, GaugeMetricFamily,
+        GaugeMetricFamily,
+    ]:
+        labels = ["system"]
+        return (
+            CounterMetricFamily(
+                "revgraph_upstream_requests",
+                "Requests sent to a system of record (each retry counts).",
+                labels=labels,
+            ),
+            CounterMetricFamily(
+                "revgraph_upstream_errors",
+                "Requests to a system of record that failed (timeout, refused, vendor error).",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "revgraph_upstream_last_latency_seconds",
+                "Latency of the last request to a system of record.",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "revgraph_upstream_last_ok_timestamp_seconds",
+                "When a request to a system of record last succeeded (Unix time).",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "revgraph_upstream_last_error_timestamp_seconds",
+                "When a request to a system of record last failed (Unix time).",
+                labels=labels,
+            ),
+        )
+
+
+def operation_label(query: str | None, operation_name: str | None) -> str:
+    """The name an operation is counted under.
+
+    The requested ``operationName`` if the client sent one, else the name of
+    the document's first operation (the one that runs), ``anonymous`` if it
+    has none, ``invalid`` if the document does not parse.
+    """
+    if operation_name:
+        return operation_name[:100]
+    if not query:
+        return "invalid"
+    if len(query) <= _CACHEABLE_DOCUMENT_CHARS:
+        return _cached_first_operation_name(query)
+    return _first_operation_name(query)
+
+
+def _first_operation_name(query: str) -> str:
+    try:
+        document = parse(query, no_location=True, max_tokens=_PARSE_MAX_TOKENS)
+    except (GraphQLError, RecursionError):
+        return "invalid"
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            return definition.name.value if definition.name else "anonymous"
+    return "invalid"
+
+
+# Dashboards send the same few documents over and over; parsing one costs ~1 ms.
+_cached_first_operation_name = lru_cache(maxsize=512)(_first_operation_name)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template, method and status.
+
+    An exception escaping the app counts as a 500 (and is re-raised for the
+    error middleware outside this one to answer).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        responded = False
+
+        async def send_and_observe(message: Message) -> None:
+            nonlocal responded
+            if message["type"] == "http.response.start":
+                responded = True
+                self._observe(scope, message["status"], started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_observe)
+        except Exception:
+            if not responded:
+                self._observe(scope, 500, started)
+            raise
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        self.metrics.observe_http(
+            route_template(scope), scope["method"], status, time.perf_counter() - started
+        )
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route serving ``scope``, or ``unmatched``."""
+    app = scope.get("app")
+    routes: Iterable[BaseRoute] = getattr(getattr(app, "router", None), "routes", ())
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
