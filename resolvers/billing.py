@@ -56,23 +56,10 @@ def subscriptions_of(info: AppInfo, account_id: str) -> Awaitable[list[Subscript
 
 def invoices_of(info: AppInfo, account_id: str) -> Awaitable[list[InvoiceModel] | None]:
     """A CRM account's invoices in billing (shared by every field that needs them)."""
-    return info.context.once(("invoices", account_id), lambda: _invoices(info, account_id))
-
-
-async def _invoices(info: AppInfo, account_id: str) -> list[InvoiceModel] | None:
-    invoices = await _for_customer(info, account_id, info.context.loaders.invoices)
-    if invoices and info.context.prefetch_postings:
-        # Their AR postings will be asked for: start that ERP hop now, not after
-        # the graph has walked down to each invoice.
-        for invoice in invoices:
-            info.context.loaders.posting.load(invoice.id).add_done_callback(_observed)
-    return invoices
-
-
-def _observed(future: asyncio.Future[object]) -> None:
-    """Mark a prefetch's failure as seen; the field that reads it reports it."""
-    if not future.cancelled():
-        future.exception()
+    return info.context.once(
+        ("invoices", account_id),
+        lambda: _for_customer(info, account_id, info.context.loaders.invoices),
+    )
 
 
 def _dt(ts: int | None) -> datetime | None:

@@ -14,7 +14,7 @@ from domain.crosswalk_lookup import CrosswalkLookup
 from domain.ownership import SYSTEM_OF, Record, record_url
 from resolvers.common import SourceRef
 from resolvers.errors import SourceFailures
-from resolvers.loaders import Loaders
+from resolvers.loaders import Loaders, Prefetch
 from sources.systems import System
 
 
@@ -30,8 +30,7 @@ class Context:
     request: Any = None
     response: Any = None
     base_urls: dict[System, str] = field(default_factory=dict)
-    prefetch_postings: bool = False
-    """Look-ahead found ``erpPosting`` wanted: fetch postings as soon as invoices arrive."""
+    ahead: Prefetch = field(default_factory=Prefetch)
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @classmethod
@@ -45,12 +44,14 @@ class Context:
         response: Any = None,
     ) -> Context:
         failures = SourceFailures()
+        ahead = Prefetch()
         return cls(
             clients=clients,
             crosswalk=crosswalk,
             correlation_id=correlation_id,
             failures=failures,
-            loaders=Loaders.create(clients, crosswalk, failures),
+            loaders=Loaders.create(clients, crosswalk, failures, ahead),
+            ahead=ahead,
             request=request,
             response=response,
             base_urls={c.system: c.config.base_url for c in clients.all()},

@@ -203,11 +203,12 @@ async def list_customers(
     for account in page:
         # Prime the loader so `parent`/`node` of a listed customer costs no request.
         info.context.loaders.account.prime(account.id, account)
-    wants = requested(info, {*BILLING_FIELDS, "erpPosting"})
+    wants = requested(info, {*BILLING_FIELDS, "erpPosting", "revenueSchedule"})
+    info.context.ahead.schedules = bool(wants & {"revenueSchedule", "stage"})
+    info.context.ahead.postings = "erpPosting" in wants
     if wants & BILLING_FIELDS:
         # Billing is keyed by customer: ask it now, alongside the contract system,
         # instead of a round trip later. Costs calls for customers with no contract.
-        info.context.prefetch_postings = "erpPosting" in wants
         for account in page:
             subscriptions_of(info, account.id)
             invoices_of(info, account.id)

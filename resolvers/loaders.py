@@ -87,6 +87,29 @@ async def load(info: Info[Any, Any], loader: SourceLoader[V], key: str) -> V | N
     return value
 
 
+def prefetch(loader: SourceLoader[Any], key: str) -> None:
+    """Start loading ``key`` now for a field that will read it later.
+
+    A failure is marked as seen here; the field that reads the value reports it.
+    """
+    loader.load(key).add_done_callback(_observed)
+
+
+def _observed(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass
+class Prefetch:
+    """What look-ahead found the query needs further down (set by root fields)."""
+
+    schedules: bool = False
+    """Revenue schedules: ask the ERP as soon as contracts arrive."""
+    postings: bool = False
+    """AR postings: ask the ERP as soon as invoices arrive."""
+
+
 def _none() -> None:
     return None
 
@@ -116,17 +139,39 @@ class Loaders:
 
     @classmethod
     def create(
-        cls, clients: Clients, crosswalk: CrosswalkLookup, failures: SourceFailures
+        cls,
+        clients: Clients,
+        crosswalk: CrosswalkLookup,
+        failures: SourceFailures,
+        ahead: Prefetch | None = None,
     ) -> Loaders:
         def loader(system: System | None, hop: str, fetch: Fetch, many: bool) -> SourceLoader[Any]:
             return SourceLoader(system, hop, fetch, _empty if many else _none, failures)
 
         crm, contracts, billing, erp = clients.crm, clients.contracts, clients.billing, clients.erp
-        return cls(
+        wanted = ahead or Prefetch()
+
+        # Look-ahead prefetches start in the batch that yields their keys, all in
+        # one tick, so each becomes exactly one batch of its own.
+        async def contracts_by_account(ids: list[str]) -> dict[str, list[Contract]]:
+            found = await contracts.contracts_by_account_ids(ids)
+            if wanted.schedules:
+                for contract in (c for cs in found.values() for c in cs):
+                    prefetch(loaders.schedules, contract.id)
+            return found
+
+        async def invoices(ids: list[str]) -> dict[str, list[Invoice]]:
+            found = await billing.invoices_for_customers(ids)
+            if wanted.postings:
+                for invoice in (i for found_ in found.values() for i in found_):
+                    prefetch(loaders.posting, invoice.id)
+            return found
+
+        loaders = cls(
             account=loader(System.CRM, "accounts", crm.accounts_by_ids, False),
             children=loader(System.CRM, "childAccounts", crm.children_by_parent_ids, True),
             contracts_by_account=loader(
-                System.CONTRACTS, "contractsByAccount", contracts.contracts_by_account_ids, True
+                System.CONTRACTS, "contractsByAccount", contracts_by_account, True
             ),
             contract=loader(System.CONTRACTS, "contracts", contracts.contracts_by_ids, False),
             contract_lines=loader(
@@ -142,7 +187,7 @@ class Loaders:
             subscriptions=loader(
                 System.BILLING, "subscriptions", billing.subscriptions_for_customers, True
             ),
-            invoices=loader(System.BILLING, "invoices", billing.invoices_for_customers, True),
+            invoices=loader(System.BILLING, "invoices", invoices, True),
             schedules=loader(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids, True),
             schedule_lines=loader(
                 System.ERP, "revenueScheduleLines", erp.schedule_lines_by_schedule_ids, True
@@ -152,3 +197,4 @@ class Loaders:
                 System.ERP, "arPostingsByCustomer", erp.postings_by_customer_ids, True
             ),
         )
+        return loaders
