@@ -194,7 +194,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         method = request_adapter.method
         started = time.perf_counter()
-        label = operation_label(request_data.query, request_data.operation_name)
+        resolved = True
         try:
             result = await self.schema.execute(
                 request_data.query,
@@ -222,8 +222,14 @@ class GraphQLView(GraphQL[Context, None]):
                 extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
             )
             result = ExecutionResult(data=None, errors=[error])
-            label = "unknown"  # not a name in the document: not worth a label value
+            resolved = False
         if self.metrics is not None:
+            # A name that is not in the document is not worth a label value of its own.
+            label = (
+                operation_label(request_data.query, request_data.operation_name)
+                if resolved
+                else "unknown"
+            )
             self.metrics.observe_operation(label, _outcome(result), time.perf_counter() - started)
         return result
 
