@@ -6,9 +6,8 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
-from strawberry.relay.types import GlobalIDValueError
 
 logger = logging.getLogger("revgraph.errors")
 
@@ -40,13 +39,6 @@ def classify(error: GraphQLError) -> GraphQLError:
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
         return error
-    if isinstance(original, GlobalIDValueError):
-        return GraphQLError(
-            str(original) or "not a valid global id",
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "BAD_USER_INPUT"},
-        )
     error_id = uuid.uuid4().hex[:12]
     logger.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
     return GraphQLError(
@@ -63,3 +55,33 @@ def _code_for(error: GraphQLError) -> str:
     if error.path is None:
         return "GRAPHQL_VALIDATION_FAILED"
     return "BAD_USER_INPUT"
+
+
+class RequireOperationName(SchemaExtension):
+    """A document with several operations must say which to run (GraphQL spec).
+
+    Strawberry would silently run the first one; this makes it a request error
+    with ``extensions.code = OPERATION_RESOLUTION_FAILURE``. Goes after the
+    validation cache in the schema's extensions.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # ``operation_name`` falls back to the document's first operation; only
+        # what the client sent says whether it chose one.
+        provided = getattr(context, "_provided_operation_name", None)
+        if provided is None and document is not None and not context.pre_execution_errors:
+            operations = [
+                d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+            ]
+            if len(operations) > 1:
+                # Only for an otherwise valid document (the validation cache before
+                # this extension has run); an invalid one reports its own errors.
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        "The document has several operations: say which in `operationName`.",
+                        extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+                    ),
+                ]
+        yield

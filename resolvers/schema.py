@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -10,13 +11,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from resolvers.billing import Invoice, Subscription
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
 from resolvers.errors import SourceFailureReport, UserInputError
-from resolvers.extensions import ErrorPolicy
+from resolvers.extensions import ErrorPolicy, RequireOperationName
 from resolvers.health import SourceHealth, source_health
 from resolvers.node import Node, parse_global_id, resolve_nodes
 from resolvers.pagination import Connection
@@ -77,14 +79,29 @@ def _account_id(value: str) -> str:
     return key if type_name == "Customer" else value
 
 
+class RevgraphSchema(strawberry.Schema):
+    """Strawberry's schema, minus its habit of logging every error with a stack.
+
+    Client mistakes and upstream outages are answered, not logged as crashes;
+    :class:`~resolvers.extensions.ErrorPolicy` logs the unexpected ones, each
+    with the error id the client sees.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 def build_schema() -> strawberry.Schema:
     """The schema with its request pipeline (caches, limits, error policy)."""
-    return strawberry.Schema(
+    return RevgraphSchema(
         query=Query,
         types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
+            RequireOperationName,
             lambda: QueryDepthLimiter(max_depth=15),
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: MaxTokensLimiter(max_token_count=5000),

@@ -8,10 +8,10 @@ import pytest
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache
-from strawberry.relay import GlobalID
 
 from resolvers.errors import UserInputError
 from resolvers.extensions import ErrorPolicy, classify
+from resolvers.node import parse_global_id
 
 
 class Boom(RuntimeError):
@@ -38,7 +38,7 @@ class Query:
 
     @strawberry.field
     def lookup(self, id: strawberry.ID) -> str | None:
-        return GlobalID.from_id(id).node_id
+        return parse_global_id(id)[1]
 
 
 schema = strawberry.Schema(query=Query, extensions=[ErrorPolicy])
@@ -92,7 +92,7 @@ async def test_expected_errors_keep_message_and_code(caplog: pytest.LogCaptureFi
 async def test_a_bad_global_id_is_bad_user_input() -> None:
     result = await schema.execute('{ lookup(id: "not-a-global-id") }')
     (error,) = result.errors or []
-    assert error.extensions == {"code": "BAD_USER_INPUT"}
+    assert error.extensions == {"code": "BAD_USER_INPUT", "argument": "id"}
     assert error.path == ["lookup"]
 
 

@@ -211,3 +211,17 @@ def test_source_health_reflects_what_the_gateway_saw(stack: Stack, fault: Any) -
     post(stack, QUOTE_TO_CASH)
     erp = {h["system"]: h for h in post(stack, query)["data"]["sourceHealth"]}["ERP"]
     assert erp["status"] == "DOWN" and erp["lastError"]
+
+
+def test_several_operations_need_an_operation_name(stack: Stack) -> None:
+    document = (
+        "query A { sourceHealth { system } }"
+        " query B { customers(first: 1) { edges { cursor } } }"
+    )
+    body = post(stack, document)
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "OPERATION_RESOLUTION_FAILURE"
+    chosen = httpx.post(
+        stack.graphql_url, json={"query": document, "operationName": "B"}, timeout=60
+    ).json()
+    assert len(chosen["data"]["customers"]["edges"]) == 1
