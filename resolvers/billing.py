@@ -62,6 +62,22 @@ def invoices_of(info: AppInfo, account_id: str) -> Awaitable[list[InvoiceModel] 
     )
 
 
+async def _owner(
+    info: AppInfo, customer_id: str | None, billing_customer_id: str
+) -> Customer | None:
+    """The (CRM) customer a billing record belongs to.
+
+    Known from the parent when reached through a customer or contract; for one
+    fetched by id, read from the billing customer's cross-reference.
+    """
+    from resolvers.customers import customer_by_id
+
+    if customer_id is None:
+        billing = await load(info, info.context.loaders.billing_customer, billing_customer_id)
+        customer_id = billing.crm_account_id if billing else None
+    return await customer_by_id(info, customer_id)
+
+
 def _dt(ts: int | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -142,9 +158,7 @@ class Subscription(Node):
     async def customer(
         self, info: AppInfo
     ) -> Annotated[Customer, strawberry.lazy("resolvers.customers")] | None:
-        from resolvers.customers import customer_by_id
-
-        return await customer_by_id(info, self.customer_id)
+        return await _owner(info, self.customer_id, self.billing_customer_id)
 
     @strawberry.field
     async def invoices(self, info: AppInfo) -> list[Invoice] | None:
@@ -249,9 +263,7 @@ class Invoice(Node):
     async def customer(
         self, info: AppInfo
     ) -> Annotated[Customer, strawberry.lazy("resolvers.customers")] | None:
-        from resolvers.customers import customer_by_id
-
-        return await customer_by_id(info, self.customer_id)
+        return await _owner(info, self.customer_id, self.billing_customer_id)
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sources.contracts.models import Contract, ContractLine, ContractVersion
 from sources.errors import SourceServerError
@@ -23,6 +23,8 @@ VERSION = "ContractVersion__c"
 CONTRACT_FIELDS = field_list(Contract)
 LINE_FIELDS = field_list(ContractLine)
 VERSION_FIELDS = field_list(ContractVersion)
+_ByContract = TypeVar("_ByContract", ContractLine, ContractVersion)
+
 _SELECT_CONTRACTS = f"SELECT {', '.join(CONTRACT_FIELDS)} FROM {CONTRACT}"
 _SELECT_LINES = f"SELECT {', '.join(LINE_FIELDS)} FROM {LINE}"
 _SELECT_VERSIONS = f"SELECT {', '.join(VERSION_FIELDS)} FROM {VERSION}"
@@ -68,28 +70,26 @@ class ContractsClient(SalesforceClient):
         self, contract_ids: Sequence[str]
     ) -> dict[str, list[ContractLine]]:
         """Every version's lines of each contract, by version then Id."""
-        result: dict[str, list[ContractLine]] = {c: [] for c in unique(contract_ids)}
-        records = await self.query_in(
-            _SELECT_LINES, "ContractId", contract_ids, order_by="Version__c, Id"
-        )
-        for record in records:
-            line = ContractLine.model_validate(record)
-            if line.contract_id in result:
-                result[line.contract_id].append(line)
-        return result
+        return await self._by_contract(_SELECT_LINES, "ContractId", contract_ids, ContractLine)
 
     async def versions_by_contract_ids(
         self, contract_ids: Sequence[str]
     ) -> dict[str, list[ContractVersion]]:
         """Each contract's version history, oldest first."""
-        result: dict[str, list[ContractVersion]] = {c: [] for c in unique(contract_ids)}
-        records = await self.query_in(
-            _SELECT_VERSIONS, "Contract__c", contract_ids, order_by="Version__c, Id"
+        return await self._by_contract(
+            _SELECT_VERSIONS, "Contract__c", contract_ids, ContractVersion
         )
+
+    async def _by_contract(
+        self, select: str, column: str, contract_ids: Sequence[str], model: type[_ByContract]
+    ) -> dict[str, list[_ByContract]]:
+        """Child records of each contract (every id a key), by version then Id."""
+        result: dict[str, list[_ByContract]] = {c: [] for c in unique(contract_ids)}
+        records = await self.query_in(select, column, contract_ids, order_by="Version__c, Id")
         for record in records:
-            version = ContractVersion.model_validate(record)
-            if version.contract_id in result:
-                result[version.contract_id].append(version)
+            child = model.model_validate(record)
+            if child.contract_id in result:
+                result[child.contract_id].append(child)
         return result
 
     async def contract_by_number(self, number: str) -> Contract | None:
@@ -138,9 +138,7 @@ class ContractsClient(SalesforceClient):
         }
         if expected_version is not None:
             body["expectedVersion"] = expected_version
-        response = await self.request(
-            "POST", AMEND_PATH.format(contract_id=contract_id), json=body
-        )
+        response = await self.request("POST", AMEND_PATH.format(contract_id=contract_id), json=body)
         record = self.decode(response)
         if not isinstance(record, dict):
             raise SourceServerError(self.system, "amendment did not return the contract")

@@ -160,9 +160,12 @@ def test_every_node_type_round_trips(stack: Stack) -> None:
     ]
     again = post(
         stack,
-        "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+        "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id"
+        " ... on Subscription { customer { id } } ... on Invoice { customer { id } } } }",
         {"ids": ids},
     )
+    owners = {n["customer"]["id"] for n in again["data"]["nodes"] if "customer" in n}
+    assert len(owners) == 1 and None not in owners  # found through billing's cross-reference
     assert [n["id"] for n in again["data"]["nodes"]] == ids
     assert [n["__typename"] for n in again["data"]["nodes"]] == [
         "Contract",
