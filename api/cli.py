@@ -313,10 +313,6 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-if __name__ == "__main__":
-    app()
-
-
 # --- gateway -------------------------------------------------------------------
 
 
@@ -324,7 +320,10 @@ if __name__ == "__main__":
 def demo(
     customers: CustomersOpt = 200,
     seed: SeedOpt = 42,
-    port: Annotated[int, typer.Option(help="Gateway port; simulators use 8001..8004.")] = 8000,
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    base_port: Annotated[
+        int, typer.Option(help="Simulators listen on base+1 .. base+4.")
+    ] = DEFAULT_BASE_PORT,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data.")] = Path(
         ".revgraph/demo"
@@ -337,7 +336,7 @@ def demo(
                 customers=customers,
                 seed=seed,
                 data_dir=data_dir,
-                base_port=DEFAULT_BASE_PORT,
+                base_port=base_port,
                 gateway_port=port,
                 host=host,
             )
@@ -411,3 +410,7 @@ def schema_export(
     else:
         output.write_text(sdl)
         console.print(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+    app()

@@ -97,10 +97,16 @@ class Customer(Node):
             contracts = [c for c, s in zip(contracts, stages, strict=True) if s == stage]
         return slice_connection(contracts, first, after, lambda c: c)
 
-    @strawberry.field
-    async def subscriptions(self, info: AppInfo) -> list[Subscription] | None:
+    @strawberry.field(description="Subscriptions in billing, newest first.")
+    async def subscriptions(
+        self, info: AppInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Subscription] | None:
+        page_size(first)
         found = await subscriptions_of(info, self.key)
-        return None if found is None else [Subscription.build(s, self.key) for s in found]
+        if found is None:
+            return None
+        newest = sorted(found, key=lambda s: s.created, reverse=True)
+        return slice_connection(newest, first, after, lambda s: Subscription.build(s, self.key))
 
     @strawberry.field(description="Invoices newest first; issued bounds compare `createdAt`.")
     async def invoices(

@@ -21,6 +21,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.demo import Stack
+from resolvers.schema import schema_sdl
 from simulators.seed import generate
 from sources.base import SourceConfig
 from sources.billing.client import BillingClient
@@ -241,3 +243,95 @@ def test_simulators_command_serves_all_four(
     for name, url in urls.items():
         assert url in output and TOKENS[name] in output
     assert "drift-manifest.json" in output
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url, timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"{url} did not come up:\n{output}")
+            time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
+    base = _free_base_port()
+    port = _free_base_port()
+    command = [
+        sys.executable, "-m", "api.cli", "demo", "--customers", "20", "--base-port", str(base),
+        "--port", str(port), "--data-dir", str(tmp_path / "demo"),
+    ]  # fmt: skip
+    # The demo is the embedded stack whatever the environment says.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        query = (ROOT / "api" / "examples" / "quote_to_cash.graphql").read_text()
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60
+        ).json()
+        assert "errors" not in body
+        customers = body["data"]["customers"]["edges"]
+        assert len(customers) == 20
+        assert any(c["node"]["contracts"]["edges"] for c in customers)
+        page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
+        assert "QuoteToCash" in page.text
+    finally:
+        output = _stop(process)
+    assert process.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/graphql" in output
+    assert "Demo stopped" in output
+
+
+def test_serve_runs_the_gateway_on_configured_sources(
+    stack: Stack, store_env: dict[str, str]
+) -> None:
+    port = _free_base_port()
+    sources = {f"REVGRAPH_{name}_URL": url for name, url in stack.simulator_urls.items()}
+    env = {**os.environ, **store_env, **sources, "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ customers(first: 2) { edges { node { name } } } }"},
+            timeout=30,
+        ).json()
+        assert len(body["data"]["customers"]["edges"]) == 2
+    finally:
+        output = _stop(process)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit says why.
+    assert "Application shutdown complete" in output
+    assert process.returncode in (0, -signal.SIGTERM), output
+
+
+def test_schema_export_writes_the_sdl_the_code_defines(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    result = CliRunner().invoke(app, ["schema", "export", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == schema_sdl()
+    printed = CliRunner().invoke(app, ["schema", "export"])
+    assert printed.exit_code == 0
+    assert "type Query" in printed.output and "type Customer implements Node" in printed.output

@@ -59,6 +59,9 @@ def test_customer_filters(stack: Stack) -> None:
         {"p": parent["Id"]},
     )
     assert {raw_id(e["node"]["id"]) for e in body["data"]["customers"]["edges"]} == children
+    smb = post(stack, '{ customers(first: 100, segment: "SMB") { edges { node { segment } } } }')
+    segments = [e["node"]["segment"] for e in smb["data"]["customers"]["edges"]]
+    assert segments == ["SMB"] * sum(a["Segment__c"] == "SMB" for a in crm) and segments
     prefix = crm[0]["Name"][:3]
     body = post(
         stack,
@@ -228,3 +231,15 @@ def test_several_operations_need_an_operation_name(stack: Stack) -> None:
         stack.graphql_url, json={"query": document, "operationName": "B"}, timeout=60
     ).json()
     assert len(chosen["data"]["customers"]["edges"]) == 1
+
+
+def test_customer_subscriptions_page(stack: Stack) -> None:
+    body = post(
+        stack,
+        "{ customers(first: 100) { edges { node { subscriptions(first: 1) {"
+        " edges { node { id status customer { id } } }"
+        " pageInfo { hasNextPage endCursor } } } } } }",
+    )
+    pages = [e["node"]["subscriptions"] for e in body["data"]["customers"]["edges"]]
+    assert all(len(p["edges"]) <= 1 for p in pages)
+    assert any(p["pageInfo"]["hasNextPage"] for p in pages)
