@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,23 +34,9 @@ from api.demo import GATEWAY, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from simulators.registry import SIMULATORS
+from simulators.serving import free_port_block
 
 HOPS = 4
-
-
-def _free_base_port() -> int:
-    """A base port whose +1..+4 are all free."""
-    for _ in range(100):
-        base = random.randint(20_000, 60_000)
-        with contextlib.ExitStack() as stack:
-            try:
-                for spec in SIMULATORS.values():
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", spec.port(base)))
-            except OSError:
-                continue
-            return base
-    raise RuntimeError("no free ports for the simulators")
 
 
 @contextlib.contextmanager
@@ -62,7 +46,7 @@ def simulator_processes(customers: int, data_dir: Path) -> Iterator[dict[str, st
     Separate processes, as separate systems would be: in one process, the
     billing fan-out and the ERP's queries would queue behind each other.
     """
-    base = _free_base_port()
+    base = free_port_block()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     processes = [
         subprocess.Popen(

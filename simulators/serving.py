@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
@@ -35,6 +36,25 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` on :func:`new_event_loop` (what the CLI serves with)."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+def free_port_block(size: int = 5, host: str = "127.0.0.1") -> int:
+    """A port ``p`` such that ``p .. p+size-1`` are free now, below the ephemeral range.
+
+    For commands that take fixed ports (a base port for the simulators): ports
+    are drawn under 32768 so outgoing connections, which take ephemeral ports,
+    cannot grab one between this check and the bind.
+    """
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000)
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + size):
+                    stack.enter_context(socket.socket()).bind((host, port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no block of {size} free ports")
 
 
 def bind(host: str, port: int) -> socket.socket:

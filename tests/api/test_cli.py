@@ -24,6 +24,7 @@ from api.cli import app
 from api.demo import Stack
 from resolvers.schema import schema_sdl
 from simulators.seed import generate
+from simulators.serving import free_port_block
 from sources.base import SourceConfig
 from sources.billing.client import BillingClient
 from sources.contracts.client import ContractsClient
@@ -148,25 +149,6 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _free_base_port() -> int:
-    """A base port whose +1..+4 are free right now."""
-    for _ in range(50):
-        base = random.randrange(20_000, 60_000)
-        socks = []
-        try:
-            for offset in range(1, 5):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no free port range")
-
-
 async def _probe(urls: dict[str, str]) -> dict[str, int]:
     """Read every simulator through its adapter (so with its credential)."""
 
@@ -194,7 +176,7 @@ async def _probe(urls: dict[str, str]) -> dict[str, int]:
 def test_simulators_command_serves_all_four(
     tmp_path: Path, run_id: str, postgres_url: str | None
 ) -> None:
-    base = _free_base_port()
+    base = free_port_block()
     urls = {name: f"http://127.0.0.1:{base + i}" for i, name in enumerate(TOKENS, start=1)}
     data_dir = tmp_path / "sims"
     command = [
@@ -269,8 +251,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 
 def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
-    base = _free_base_port()
-    port = _free_base_port()
+    base = port = free_port_block()  # gateway on base, simulators on base+1..base+4
     command = [
         sys.executable, "-m", "api.cli", "demo", "--customers", "20", "--base-port", str(base),
         "--port", str(port), "--data-dir", str(tmp_path / "demo"),
@@ -303,7 +284,7 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
 def test_serve_runs_the_gateway_on_configured_sources(
     stack: Stack, store_env: dict[str, str]
 ) -> None:
-    port = _free_base_port()
+    port = free_port_block(1)
     sources = {f"REVGRAPH_{name}_URL": url for name, url in stack.simulator_urls.items()}
     env = {**os.environ, **store_env, **sources, "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
