@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.demo import Stack, start_stack
 from simulators.cluster import Cluster, Records
 from simulators.serving import BackgroundServers
+from store.crosswalk import CrosswalkRepository
+from store.database import create_engine
+from store.migrate import upgrade
 
 RUN_ID = f"t{uuid.uuid4().hex[:10]}"
 
@@ -117,6 +122,29 @@ def _drop_schemas(url: str, run_id: str) -> None:
         await engine.dispose()
 
     asyncio.run(drop())
+
+
+@pytest.fixture
+async def store_engine(
+    tmp_path: Path, postgres_url: str | None, run_id: str
+) -> AsyncIterator[AsyncEngine]:
+    """A migrated gateway store of the test's own: a SQLite file, or a new Postgres schema."""
+    if postgres_url is None:
+        url, schema = f"sqlite+aiosqlite:///{tmp_path}/store.sqlite3", None
+    else:
+        url, schema = postgres_url, f"{run_id}_store_{uuid.uuid4().hex[:8]}"
+    await upgrade(url, schema)
+    engine = create_engine(url, schema=schema)
+    yield engine
+    if schema is not None:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await engine.dispose()
+
+
+@pytest.fixture
+def crosswalk_repo(store_engine: AsyncEngine) -> CrosswalkRepository:
+    return CrosswalkRepository(store_engine)
 
 
 STACK_CUSTOMERS = 60

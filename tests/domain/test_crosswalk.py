@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from domain.crosswalk import AmbiguousLink, CrosswalkBuilder, link
 from simulators.seed import generate
@@ -21,8 +18,6 @@ from sources.erp.client import ErpClient
 from sources.errors import SourceUnavailable
 from sources.systems import System
 from store.crosswalk import CrosswalkRepository, LinkStatus
-from store.database import create_engine
-from store.migrate import upgrade
 from tests.conftest import StartSimulators
 
 
@@ -138,31 +133,14 @@ class FakeSource:
         return await self._read()
 
 
-@pytest.fixture
-async def repo(
-    tmp_path: Path, postgres_url: str | None, run_id: str
-) -> AsyncIterator[CrosswalkRepository]:
-    if postgres_url is None:
-        url, schema = f"sqlite+aiosqlite:///{tmp_path}/store.sqlite3", None
-    else:
-        url, schema = postgres_url, f"{run_id}_dcw_{uuid.uuid4().hex[:8]}"
-    await upgrade(url, schema)
-    engine = create_engine(url, schema=schema)
-    yield CrosswalkRepository(engine)
-    if schema is not None:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await engine.dispose()
-
-
 async def test_builder_reads_concurrently_reports_progress_and_stores(
-    repo: CrosswalkRepository,
+    crosswalk_repo: CrosswalkRepository,
 ) -> None:
     crm = FakeSource([Acct("a", "A"), Acct("b", "B")])
     billing = FakeSource([Cus("c", "a"), Cus("d", "b")])
     erp = FakeSource([Erp("1", "a")])
     events: list[tuple[str, int, int]] = []
-    builder = CrosswalkBuilder(crm, billing, erp, repo)  # type: ignore[arg-type]
+    builder = CrosswalkBuilder(crm, billing, erp, crosswalk_repo)  # type: ignore[arg-type]
     started = asyncio.get_running_loop().time()
     result = await builder.rebuild(lambda step, done, total: events.append((step, done, total)))
     # Three 0.2 s reads in well under 0.6 s: they ran concurrently.
@@ -174,32 +152,32 @@ async def test_builder_reads_concurrently_reports_progress_and_stores(
     ]
     assert events[-3:] == [("link", 2, 2), ("store", 0, 2), ("store", 2, 2)]
     assert result.report.counts[LinkStatus.LINKED] == 1
-    stored = await repo.get("b")
+    stored = await crosswalk_repo.get("b")
     assert stored is not None and stored.status is LinkStatus.INCOMPLETE
-    run = await repo.last_run()
+    run = await crosswalk_repo.last_run()
     assert run is not None and (run.linked, run.incomplete, run.ambiguous) == (1, 1, 0)
 
 
 async def test_a_failing_source_cancels_the_others_and_keeps_the_stored_crosswalk(
-    repo: CrosswalkRepository,
+    crosswalk_repo: CrosswalkRepository,
 ) -> None:
     good = CrosswalkBuilder(
         FakeSource([Acct("a", "A")]),  # type: ignore[arg-type]
         FakeSource([Cus("c", "a")]),  # type: ignore[arg-type]
         FakeSource([Erp("1", "a")]),  # type: ignore[arg-type]
-        repo,
+        crosswalk_repo,
     )
     await good.rebuild()
     crm, billing = FakeSource([Acct("x", "X")]), FakeSource([])
-    bad = CrosswalkBuilder(crm, billing, FakeSource([], fail=True), repo)  # type: ignore[arg-type]
+    bad = CrosswalkBuilder(crm, billing, FakeSource([], fail=True), crosswalk_repo)  # type: ignore[arg-type]
     with pytest.raises(SourceUnavailable):
         await bad.rebuild()
     assert crm.cancelled and billing.cancelled
-    assert (await repo.get("a")) is not None and (await repo.get("x")) is None
+    assert (await crosswalk_repo.get("a")) is not None and (await crosswalk_repo.get("x")) is None
 
 
 async def test_rebuild_through_the_real_adapters_finds_exactly_the_planted_drift(
-    start_simulators: StartSimulators, repo: CrosswalkRepository
+    start_simulators: StartSimulators, crosswalk_repo: CrosswalkRepository
 ) -> None:
     data = generate(customers=40, seed=5)
     urls = start_simulators(("CRM", "CONTRACTS", "BILLING", "ERP"), data.records)
@@ -208,7 +186,7 @@ async def test_rebuild_through_the_real_adapters_finds_exactly_the_planted_drift
     billing = BillingClient(SourceConfig(System.BILLING, urls["BILLING"], "sk_test_demo"))
     erp = ErpClient(SourceConfig(System.ERP, urls["ERP"], "demo-erp-token"))
     try:
-        result = await CrosswalkBuilder(crm, billing, erp, repo).rebuild()
+        result = await CrosswalkBuilder(crm, billing, erp, crosswalk_repo).rebuild()
     finally:
         for client in (crm, billing, erp):
             await client.aclose()
@@ -234,11 +212,11 @@ async def test_rebuild_through_the_real_adapters_finds_exactly_the_planted_drift
     assert result.report.orphans == 0
     # Renamed customers link by id; the entry carries the CRM's (new) name.
     renamed = drift["renamed_in_crm"][0]
-    stored = await repo.get(renamed["crm_id"])
+    stored = await crosswalk_repo.get(renamed["crm_id"])
     assert stored is not None and stored.name == renamed["crm_name"]
     assert stored.billing_customer_id == renamed["billing_customer_id"]
     assert stored.erp_customer_id == renamed["erp_customer_id"]
-    assert await repo.counts() == {
+    assert await crosswalk_repo.counts() == {
         LinkStatus.LINKED: 40 - len(without_erp) - len(duplicated),
         LinkStatus.INCOMPLETE: len(without_erp),
         LinkStatus.AMBIGUOUS: len(duplicated),

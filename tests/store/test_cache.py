@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.crosswalk_lookup import CrosswalkLookup
 from store.cache import Cache, MemoryCache, RedisCache, open_cache
 from store.crosswalk import CrosswalkEntry, CrosswalkRepository, LinkProblem, LinkStatus
-from store.database import create_engine
-from store.migrate import upgrade
 
 
 @pytest.fixture
@@ -64,32 +62,20 @@ class CountingRepository(CrosswalkRepository):
 
 
 async def test_crosswalk_lookup_reads_through_and_invalidates(
-    cache: Cache, tmp_path: Path, postgres_url: str | None, run_id: str
+    cache: Cache, store_engine: AsyncEngine
 ) -> None:
-    url = postgres_url or f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
-    schema = f"{run_id}_cachetest" if postgres_url else None
-    await upgrade(url, schema)
-    engine = create_engine(url, schema=schema)
-    try:
-        repo = CountingRepository(engine)
-        entry = CrosswalkEntry(
-            "001A",
-            "001A",
-            "Acme",
-            LinkStatus.AMBIGUOUS,
-            None,
-            "17",
-            (LinkProblem("AMBIGUOUS_BILLING", "BILLING", "two claim it", ("cus_1", "cus_2")),),
-        )
-        await repo.replace_all([entry])
-        lookup = CrosswalkLookup(repo, cache)
-        first = await lookup.many(["001A", "001missing"])
-        assert first["001A"].billing_ids == ("cus_1", "cus_2")
-        assert "001missing" not in first
-        again = await lookup.many(["001A", "001missing"])
-        assert again == first and repo.queries == 1  # both, the absent one too, were cached
-        await repo.replace_all([])
-        assert await lookup.invalidate() == 2
-        assert await lookup.many(["001A"]) == {} and repo.queries == 2
-    finally:
-        await engine.dispose()
+    repo = CountingRepository(store_engine)
+    entry = CrosswalkEntry(
+        "001A", "001A", "Acme", LinkStatus.AMBIGUOUS, None, "17",
+        (LinkProblem("AMBIGUOUS_BILLING", "BILLING", "two claim it", ("cus_1", "cus_2")),),
+    )  # fmt: skip
+    await repo.replace_all([entry])
+    lookup = CrosswalkLookup(repo, cache)
+    first = await lookup.many(["001A", "001missing"])
+    assert first["001A"].billing_ids == ("cus_1", "cus_2")
+    assert "001missing" not in first
+    again = await lookup.many(["001A", "001missing"])
+    assert again == first and repo.queries == 1  # both, the absent one too, were cached
+    await repo.replace_all([])
+    assert await lookup.invalidate() == 2
+    assert await lookup.many(["001A"]) == {} and repo.queries == 2
