@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         resources = await Resources.open(settings)
+        for client in resources.clients.all():
+            client.observers.append(metrics.observe_upstream)
         app.state.resources = resources
         view.resources = resources
         try:

@@ -12,6 +12,7 @@ Metric                                           Labels
 ``revgraph_graphql_operation_duration_seconds``  operation (histogram)
 ``revgraph_upstream_requests_total``             system (attempts, retries included)
 ``revgraph_upstream_errors_total``               system (attempts that failed)
+``revgraph_upstream_request_duration_seconds``  system, outcome (histogram, every attempt)
 ``revgraph_upstream_last_latency_seconds``       system (the last attempt's latency)
 ``revgraph_upstream_last_ok_timestamp_seconds``  system
 ``revgraph_upstream_last_error_timestamp_seconds``  system
@@ -45,6 +46,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sources.base import SourceClient
+from sources.systems import System
 
 MAX_OPERATION_NAMES = 200
 """Distinct operation-name label values per app; later names count as ``other``."""
@@ -87,6 +89,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.upstream_duration = Histogram(
+            "revgraph_upstream_request_duration_seconds",
+            "Time of one request to a system of record (each retry counts).",
+            ["system", "outcome"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.registry.register(UpstreamCollector(sources))
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
@@ -100,6 +109,10 @@ class Metrics:
         label = self._bounded(operation)
         self.operations.labels(label, outcome).inc()
         self.operation_duration.labels(label).observe(seconds)
+
+    def observe_upstream(self, system: System, outcome: str, seconds: float) -> None:
+        """A source client's observer (:attr:`sources.base.SourceClient.observers`)."""
+        self.upstream_duration.labels(str(system), outcome).observe(seconds)
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition (Prometheus text, or OpenMetrics if asked) and its content type."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -33,6 +34,8 @@ from sources.errors import (
     error_for_status,
 )
 from sources.systems import System
+
+Observer = Callable[[System, str, float], None]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class SourceClient:
         self.config = config
         self.system = config.system
         self.health = SourceHealth()
+        self.observers: list[Observer] = []
+        """Called after every attempt with (system, "ok" | "error", seconds): metrics."""
         limits = httpx.Limits(
             max_connections=config.concurrency, max_keepalive_connections=config.concurrency
         )
@@ -160,14 +165,21 @@ class SourceClient:
                 SourceUnavailable(self.system, f"cannot connect: {exc!r}"), started
             ) from exc
         if response.is_success:
-            self.health.last_latency_ms = (time.perf_counter() - started) * 1000
+            self.health.last_latency_ms = self._observe("ok", started)
             self.health.last_ok_at = time.time()
             return response
         raise self._record(self.translate_error(response), started)
 
+    def _observe(self, outcome: str, started: float) -> float:
+        """Report one attempt's latency to the observers; returns it in ms."""
+        seconds = time.perf_counter() - started
+        for observe in self.observers:
+            observe(self.system, outcome, seconds)
+        return seconds * 1000
+
     def _record(self, error: SourceError, started: float) -> SourceError:
         self.health.errors += 1
-        self.health.last_latency_ms = (time.perf_counter() - started) * 1000
+        self.health.last_latency_ms = self._observe("error", started)
         self.health.last_error = error.message
         self.health.last_error_at = time.time()
         return error

@@ -69,6 +69,9 @@ def test_a_query_shows_up_in_http_graphql_and_upstream_metrics(stack: Stack) -> 
         assert grew("revgraph_upstream_requests_total", system=system) >= 1, system
         assert value(after, "revgraph_upstream_last_latency_seconds", system=system) > 0
         assert value(after, "revgraph_upstream_last_ok_timestamp_seconds", system=system) > 0
+        histogram = "revgraph_upstream_request_duration_seconds"
+        assert grew(f"{histogram}_count", system=system, outcome="ok") >= 1, system
+        assert grew(f"{histogram}_sum", system=system, outcome="ok") > 0, system
 
 
 def test_rejected_operations_and_refused_requests_are_counted(stack: Stack) -> None:
@@ -98,6 +101,10 @@ def test_upstream_failures_are_counted(stack: Stack, erp_down: None) -> None:
     assert value(after, errors, system="ERP") > value(before, errors, system="ERP")
     assert value(after, errors, system="CRM") == value(before, errors, system="CRM")
     assert value(after, "revgraph_upstream_last_error_timestamp_seconds", system="ERP") > 0
+    failed = "revgraph_upstream_request_duration_seconds_count"
+    assert value(after, failed, system="ERP", outcome="error") > value(
+        before, failed, system="ERP", outcome="error"
+    )
 
 
 def test_openmetrics_when_asked(stack: Stack) -> None:
