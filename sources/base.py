@@ -90,7 +90,6 @@ class SourceClient:
             # ~1.4 ms of CPU per request at 86 concurrent requests (Billing's
             # fan-out) and degrades with pool size; aiohttp's costs ~0.4 ms.
             transport=transport or AiohttpTransport(limits=limits),
-            limits=limits,
         )
         # Bounds fan-out (e.g. Stripe's per-customer lists) below the pool size so a
         # large batch queues here instead of timing out while waiting for a connection.
