@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from domain.ownership import Record
 from resolvers.common import Money, SourceRef, minor
 from resolvers.context import AppInfo
-from resolvers.loaders import SourceLoader, load
+from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
 from sources.billing.models import Invoice as InvoiceModel
 from sources.billing.models import Subscription as SubscriptionModel
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     from resolvers.contracts import Contract
@@ -25,41 +22,14 @@ if TYPE_CHECKING:
     from resolvers.revenue import ArPosting
 
 
-async def _for_customer(
-    info: AppInfo, account_id: str, loader: SourceLoader[list[T]]
-) -> list[T] | None:
-    """Records of every billing customer linked to a CRM account (None: billing failed).
-
-    Normally one billing customer; when the crosswalk found several claiming the
-    account (ambiguous), all of them, so nothing billed is hidden.
-    """
-    entry = await load(info, info.context.loaders.crosswalk, account_id)
-    ids = entry.billing_ids if entry else ()
-    if len(ids) == 1:
-        return await load(info, loader, ids[0])
-    found = await asyncio.gather(*[load(info, loader, i) for i in ids])
-    merged: list[T] = []
-    for records in found:
-        if records is None:
-            return None
-        merged.extend(records)
-    return merged
+async def subscriptions_of(info: AppInfo, account_id: str) -> Attempt[list[SubscriptionModel]]:
+    """A CRM account's subscriptions in billing (or why billing could not say)."""
+    return await attempt(info.context.loaders.account_subscriptions, account_id)
 
 
-def subscriptions_of(info: AppInfo, account_id: str) -> Awaitable[list[SubscriptionModel] | None]:
-    """A CRM account's subscriptions in billing (shared by every field that needs them)."""
-    return info.context.once(
-        ("subscriptions", account_id),
-        lambda: _for_customer(info, account_id, info.context.loaders.subscriptions),
-    )
-
-
-def invoices_of(info: AppInfo, account_id: str) -> Awaitable[list[InvoiceModel] | None]:
-    """A CRM account's invoices in billing (shared by every field that needs them)."""
-    return info.context.once(
-        ("invoices", account_id),
-        lambda: _for_customer(info, account_id, info.context.loaders.invoices),
-    )
+async def invoices_of(info: AppInfo, account_id: str) -> Attempt[list[InvoiceModel]]:
+    """A CRM account's invoices in billing (or why billing could not say)."""
+    return await attempt(info.context.loaders.account_invoices, account_id)
 
 
 async def _owner(
@@ -92,7 +62,10 @@ class SubscriptionItem:
     interval: str | None
 
 
-@strawberry.type(description="A subscription in billing; it bills one contract version.")
+@strawberry.type(
+    name="BillingSubscription",
+    description="A subscription in billing; it bills one contract version.",
+)
 class Subscription(Node):
     id: strawberry.ID
     key: strawberry.Private[str]
@@ -162,6 +135,7 @@ class Subscription(Node):
 
     @strawberry.field
     async def invoices(self, info: AppInfo) -> list[Invoice] | None:
+        info.context.lookahead.expect(info)
         found = await load(info, info.context.loaders.invoices, self.billing_customer_id)
         if found is None:
             return None
@@ -171,6 +145,14 @@ class Subscription(Node):
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.SUBSCRIPTION, self.key)]
 
+
+
+@strawberry.enum(description="Whether an invoice has reached accounts receivable in the ERP.")
+class PostingStatus(Enum):
+    POSTED = "POSTED"
+    NOT_POSTED = "NOT_POSTED"
+    UNKNOWN = "UNKNOWN"
+    """The ERP could not be read: the invoice may or may not be posted."""
 
 
 @strawberry.type
@@ -242,7 +224,10 @@ class Invoice(Node):
             for line in self.model.lines
         ]
 
-    @strawberry.field(description="The AR posting of this invoice in the ERP, if posted.")
+    @strawberry.field(
+        description="The AR posting of this invoice in the ERP; null when not posted, or "
+        "when the ERP could not be read (`postingStatus` tells which)."
+    )
     async def erp_posting(
         self, info: AppInfo
     ) -> Annotated[ArPosting, strawberry.lazy("resolvers.revenue")] | None:
@@ -250,6 +235,13 @@ class Invoice(Node):
 
         found = await load(info, info.context.loaders.posting, self.key)
         return ArPosting.build(found) if found else None
+
+    @strawberry.field(description="Whether the ERP holds an AR posting of this invoice.")
+    async def posting_status(self, info: AppInfo) -> PostingStatus:
+        found = await attempt(info.context.loaders.posting, self.key)
+        if not found.known:
+            return PostingStatus.UNKNOWN
+        return PostingStatus.POSTED if found.value else PostingStatus.NOT_POSTED
 
     @strawberry.field
     async def subscription(self, info: AppInfo) -> Subscription | None:
@@ -272,11 +264,11 @@ class Invoice(Node):
 
 @node_type("Subscription")
 async def _subscription_nodes(info: AppInfo, ids: list[str]) -> list[Subscription | None]:
-    found = await info.context.clients.billing.subscriptions_by_ids(ids)
-    return [Subscription.build(found[i], None) if i in found else None for i in ids]
+    found = await info.context.loaders.subscription.load_many(ids)
+    return [Subscription.build(s, None) if s else None for s in found]
 
 
 @node_type("Invoice")
 async def _invoice_nodes(info: AppInfo, ids: list[str]) -> list[Invoice | None]:
-    found = await info.context.clients.billing.invoices_by_ids(ids)
-    return [Invoice.build(found[i], None) if i in found else None for i in ids]
+    found = await info.context.loaders.invoice.load_many(ids)
+    return [Invoice.build(i, None) if i else None for i in found]

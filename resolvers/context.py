@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, TypeVar
 
 from strawberry.types import Info
@@ -13,9 +14,22 @@ from domain.clients import Clients
 from domain.crosswalk_lookup import CrosswalkLookup
 from domain.ownership import SYSTEM_OF, Record, record_url
 from resolvers.common import SourceRef
+from resolvers.dataloaders.prefetch import Lookahead
+from resolvers.dataloaders.registry import Loaders
+from resolvers.dataloaders.trace import Trace
 from resolvers.errors import SourceFailures
-from resolvers.loaders import Loaders, Prefetch
 from sources.systems import System
+
+
+class Derived(Enum):
+    """Kinds of per-object data several fields derive once per request (``Context.once``)."""
+
+    BILLED = "billed"
+    """A contract's subscription and its invoices."""
+    SCHEDULE = "schedule"
+    """A contract's latest revenue schedule."""
+    STAGE = "stage"
+    """A contract's cross-system stage."""
 
 
 @dataclass
@@ -27,10 +41,11 @@ class Context:
     correlation_id: str
     failures: SourceFailures
     loaders: Loaders
+    lookahead: Lookahead
+    trace: Trace
     request: Any = None
     response: Any = None
     base_urls: dict[System, str] = field(default_factory=dict)
-    ahead: Prefetch = field(default_factory=Prefetch)
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @classmethod
@@ -44,14 +59,16 @@ class Context:
         response: Any = None,
     ) -> Context:
         failures = SourceFailures()
-        ahead = Prefetch()
+        trace = Trace()
+        loaders = Loaders.create(clients, crosswalk, failures, trace)
         return cls(
             clients=clients,
             crosswalk=crosswalk,
             correlation_id=correlation_id,
             failures=failures,
-            loaders=Loaders.create(clients, crosswalk, failures, ahead),
-            ahead=ahead,
+            loaders=loaders,
+            lookahead=Lookahead(loaders),
+            trace=trace,
             request=request,
             response=response,
             base_urls={c.system: c.config.base_url for c in clients.all()},
@@ -63,6 +80,7 @@ class Context:
         Several fields of one object (a contract's subscription, invoices and
         stage) need the same derived data; they share the task instead of each
         re-deriving it, and starting it early lets independent hops overlap.
+        Keys are ``(Derived.<kind>, id)``.
         """
         task = self._memo.get(key)
         if task is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,8 +15,8 @@ from domain.lifecycle import LifecycleFacts, Stage, derive_stage
 from domain.ownership import Record
 from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
 from resolvers.common import Money, SourceRef, exact, money
-from resolvers.context import AppInfo
-from resolvers.loaders import load
+from resolvers.context import AppInfo, Derived
+from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
 from sources.billing.models import Invoice as InvoiceModel
 from sources.billing.models import Subscription as SubscriptionModel
@@ -32,6 +33,21 @@ class _Billed(NamedTuple):
     subscription: SubscriptionModel | None
     invoices: list[InvoiceModel] | None
     """None when billing could not be read."""
+    subscriptions: Attempt[list[SubscriptionModel]]
+    all_invoices: Attempt[list[InvoiceModel]]
+
+    def report(self, info: AppInfo, *, invoices: bool = True) -> None:
+        """Report billing failures at the path of the field ``info`` resolves."""
+        self.subscriptions.report(info)
+        if invoices:
+            self.all_invoices.report(info)
+
+
+@strawberry.enum(description="Whether the ERP holds a revenue schedule for a contract.")
+class ScheduleStatus(Enum):
+    SCHEDULED = "SCHEDULED"
+    NOT_SCHEDULED = "NOT_SCHEDULED"
+    UNKNOWN = "UNKNOWN"
 
 
 strawberry.enum(Stage, description="Where a contract is in quote-to-cash, across all systems.")
@@ -146,37 +162,45 @@ class Contract(Node):
         ]
 
     def _billing(self, info: AppInfo) -> Awaitable[_Billed]:
-        return info.context.once(("billed", self.key), lambda: self._load_billing(info))
+        return info.context.once((Derived.BILLED, self.key), lambda: self._load_billing(info))
 
     async def _load_billing(self, info: AppInfo) -> _Billed:
         """This contract's subscription (the latest, if re-created) and its invoices."""
         # Both lists are requested before either is awaited: one billing hop.
-        subscriptions, invoices = subscriptions_of(info, self.account_id), invoices_of(
-            info, self.account_id
+        subs, found = await asyncio.gather(
+            subscriptions_of(info, self.account_id), invoices_of(info, self.account_id)
         )
-        subs = await subscriptions
-        mine = [s for s in subs or [] if s.contract_id == self.key]
+        mine = [s for s in subs.value or [] if s.contract_id == self.key]
         sub = max(mine, key=lambda s: s.created) if mine else None
-        found = await invoices
-        if found is None:
-            return _Billed(sub, None)
-        return _Billed(sub, [i for i in found if sub is not None and i.subscription == sub.id])
+        invoices = None
+        if subs.known and found.known:
+            invoices = [
+                i for i in found.value or [] if sub is not None and i.subscription == sub.id
+            ]
+        return _Billed(sub, invoices, subs, found)
 
-    def _schedule(self, info: AppInfo) -> Awaitable[ScheduleModel | None]:
-        return info.context.once(("schedule", self.key), lambda: self._load_schedule(info))
+    def _schedule(self, info: AppInfo) -> Awaitable[Attempt[ScheduleModel]]:
+        return info.context.once((Derived.SCHEDULE, self.key), lambda: self._load_schedule(info))
 
-    async def _load_schedule(self, info: AppInfo) -> ScheduleModel | None:
-        schedules = await load(info, info.context.loaders.schedules, self.key)
-        return max(schedules, key=lambda s: s.contract_version) if schedules else None
+    async def _load_schedule(self, info: AppInfo) -> Attempt[ScheduleModel]:
+        """The latest of this contract's revenue schedules (or why the ERP could not say)."""
+        found = await attempt(info.context.loaders.schedules, self.key)
+        schedules = found.value
+        latest = max(schedules, key=lambda s: s.contract_version) if schedules else None
+        return Attempt(latest, found.error, found.hop)
 
     @strawberry.field(description="The billing subscription for this contract.")
     async def subscription(self, info: AppInfo) -> Subscription | None:
-        sub = (await self._billing(info)).subscription
+        billed = await self._billing(info)
+        billed.report(info, invoices=False)
+        sub = billed.subscription
         return Subscription.build(sub, self.account_id) if sub else None
 
     @strawberry.field(description="Invoices billed for this contract, newest first.")
     async def invoices(self, info: AppInfo) -> list[Invoice] | None:
-        found = (await self._billing(info)).invoices
+        billed = await self._billing(info)
+        billed.report(info)
+        found = billed.invoices
         if found is None:
             return None
         return [Invoice.build(i, self.account_id) for i in found]
@@ -188,42 +212,66 @@ class Contract(Node):
         from resolvers.revenue import RevenueSchedule
 
         found = await self._schedule(info)
-        return RevenueSchedule.build(found) if found else None
+        found.report(info)
+        return RevenueSchedule.build(found.value) if found.value else None
 
     @strawberry.field(
-        description="End-to-end lifecycle stage, derived from all systems; null when a "
-        "system it depends on could not be read."
+        description="Whether the ERP has a revenue schedule for this contract; UNKNOWN "
+        "when the ERP could not be read (then `revenueSchedule` is null without meaning "
+        "NOT_SCHEDULED)."
+    )
+    async def revenue_schedule_status(self, info: AppInfo) -> ScheduleStatus:
+        found = await self._schedule(info)
+        if not found.known:
+            return ScheduleStatus.UNKNOWN
+        return ScheduleStatus.SCHEDULED if found.value else ScheduleStatus.NOT_SCHEDULED
+
+    @strawberry.field(
+        description="End-to-end lifecycle stage, derived from all systems; null only "
+        "when a system this contract's stage depends on could not be read for it."
     )
     async def stage(self, info: AppInfo) -> Stage | None:
-        return await self.derive_stage(info)
+        stage = await self.derive_stage(info)
+        if stage is None:
+            billed, schedule, renewal = await asyncio.gather(
+                self._billing(info), self._schedule(info), self._renewal(info)
+            )
+            for failed in (billed.subscriptions, billed.all_invoices, schedule, renewal):
+                failed.report(info)
+        return stage
 
     def derive_stage(self, info: AppInfo) -> Awaitable[Stage | None]:
         """The cross-system stage (None if a system it needs could not be read).
 
         Started at once, so stages of many contracts share their hops.
         """
-        return info.context.once(("stage", self.key), lambda: self._derive_stage(info))
+        return info.context.once((Derived.STAGE, self.key), lambda: self._derive_stage(info))
 
     async def _derive_stage(self, info: AppInfo) -> Stage | None:
         scheduled = self._schedule(info)  # started now: the ERP hop overlaps billing's
+        renewal = self._renewal(info)
         billed = await self._billing(info)
-        schedule = await scheduled
-        failures = info.context.failures
-        if any(failures.failed(s) for s in (System.CONTRACTS, System.BILLING, System.ERP)):
-            return None
+        found = await scheduled
+        renewed = await renewal
+        if billed.invoices is None or not found.known or renewed.value is None:
+            return None  # an input of this contract's stage is unknown
+        schedule = found.value
         facts = LifecycleFacts(
             contract_status=self.status,
             contract_version=self.version,
-            renewed=await self._renewed(info),
+            renewed=renewed.value,
             subscription_status=billed.subscription.status if billed.subscription else None,
             invoice_statuses=tuple(i.status for i in billed.invoices or ()),
             recognized=schedule.recognized_total if schedule else Decimal(0),
         )
         return derive_stage(facts)
 
-    async def _renewed(self, info: AppInfo) -> bool:
-        siblings = await load(info, info.context.loaders.contracts_by_account, self.account_id)
-        return any(c.renewal_of == self.key for c in siblings or [])
+    async def _renewal(self, info: AppInfo) -> Attempt[bool]:
+        """Whether a later contract renews this one (or why the contract system could not say)."""
+        siblings = await attempt(info.context.loaders.contracts_by_account, self.account_id)
+        if not siblings.known:
+            return Attempt(None, siblings.error, siblings.hop)
+        return Attempt(any(c.renewal_of == self.key for c in siblings.value or []))
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
@@ -234,7 +282,8 @@ class Contract(Node):
 async def contract_by_number(info: AppInfo, number: str) -> Contract | None:
     """The contract with this number, or None (also when the contract system failed)."""
     try:
-        found = await info.context.clients.contracts.contract_by_number(number)
+        async with info.context.trace.call(System.CONTRACTS, "contractByNumber"):
+            found = await info.context.clients.contracts.contract_by_number(number)
     except SourceError as error:
         info.context.failures.record(error, "contractByNumber", info.path.as_list())
         return None

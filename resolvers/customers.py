@@ -11,13 +11,12 @@ import strawberry
 
 from domain.lifecycle import Stage
 from domain.ownership import Record
-from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
+from resolvers.billing import Invoice, Subscription
 from resolvers.common import Money, SourceRef, money
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, ContractStatus
+from resolvers.dataloaders.loader import load
 from resolvers.errors import UserInputError
-from resolvers.loaders import load
-from resolvers.lookahead import requested
 from resolvers.node import Node, global_id, node_type
 from resolvers.pagination import (
     Connection,
@@ -30,6 +29,7 @@ from resolvers.pagination import (
 )
 from sources.crm.models import Account
 from sources.errors import SourceError
+from sources.systems import System
 
 
 @strawberry.enum(description="Invoice status in billing.")
@@ -85,6 +85,7 @@ class Customer(Node):
         stage: Stage | None = None,
     ) -> Connection[Contract] | None:
         page_size(first)
+        info.context.lookahead.customer_contracts(info, self.key)
         found = await load(info, info.context.loaders.contracts_by_account, self.key)
         if found is None:
             return None
@@ -102,7 +103,7 @@ class Customer(Node):
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Subscription] | None:
         page_size(first)
-        found = await subscriptions_of(info, self.key)
+        found = await load(info, info.context.loaders.account_subscriptions, self.key)
         if found is None:
             return None
         newest = sorted(found, key=lambda s: s.created, reverse=True)
@@ -119,7 +120,8 @@ class Customer(Node):
         issued_before: datetime | None = None,
     ) -> Connection[Invoice] | None:
         page_size(first)
-        found = await invoices_of(info, self.key)
+        info.context.lookahead.expect(info)
+        found = await load(info, info.context.loaders.account_invoices, self.key)
         if found is None:
             return None
         invoices = sorted(
@@ -157,10 +159,6 @@ class Customer(Node):
 
 
 
-BILLING_FIELDS = frozenset({"subscription", "subscriptions", "invoices", "stage"})
-"""Fields below a customer that need its billing data."""
-
-
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -194,14 +192,15 @@ async def list_customers(
                 "`after` is not a cursor from this list", argument="after"
             ) from exc
     try:
-        accounts = await info.context.clients.crm.search_accounts(
-            name_prefix=name_prefix,
-            currency=currency,
-            segment=segment,
-            parent_id=parent_id,
-            limit=size + 1,
-            after_name_id=cursor,
-        )
+        async with info.context.trace.call(System.CRM, "customers") as listed:
+            accounts = await info.context.clients.crm.search_accounts(
+                name_prefix=name_prefix,
+                currency=currency,
+                segment=segment,
+                parent_id=parent_id,
+                limit=size + 1,
+                after_name_id=cursor,
+            )
     except SourceError as error:
         info.context.failures.record(error, "customers", info.path.as_list())
         return None
@@ -209,15 +208,7 @@ async def list_customers(
     for account in page:
         # Prime the loader so `parent`/`node` of a listed customer costs no request.
         info.context.loaders.account.prime(account.id, account)
-    wants = requested(info, {*BILLING_FIELDS, "erpPosting", "revenueSchedule"})
-    info.context.ahead.schedules = bool(wants & {"revenueSchedule", "stage"})
-    info.context.ahead.postings = "erpPosting" in wants
-    if wants & BILLING_FIELDS:
-        # Billing is keyed by customer: ask it now, alongside the contract system,
-        # instead of a round trip later. Costs calls for customers with no contract.
-        for account in page:
-            subscriptions_of(info, account.id)
-            invoices_of(info, account.id)
+    info.context.lookahead.customers_arrived(info, (a.id for a in page), listed)
     edges = [
         Edge(cursor=encode_cursor("customer", json.dumps([a.name, a.id])), node=Customer.build(a))
         for a in page

@@ -6,8 +6,12 @@ which reports each failure once per system and hop (a hop is one DataLoader:
 one batched trip to one system) instead of once per object; the
 :class:`SourceFailureReport` extension adds them to ``errors[]`` with
 ``extensions.code`` ∈ SOURCE_UNAVAILABLE / SOURCE_TIMEOUT / SOURCE_ERROR and
-``extensions.system``. Once a system is unreachable in a request, later hops
-to it fail fast without another round trip (and without another error).
+``extensions.system``. Each error names every field its failure left null or
+unknown: ``path`` is the first, ``extensions.paths`` lists up to
+:data:`MAX_PATHS` of them and ``extensions.affected`` counts them all, so a
+client can tell which nulls mean "unknown" rather than "absent". Once a system
+is unreachable in a request, later hops to it fail fast without another round
+trip (and without another error).
 """
 
 from __future__ import annotations
@@ -39,11 +43,25 @@ class UserInputError(GraphQLError):
         super().__init__(message, extensions={"code": code, **details})
 
 
+MAX_PATHS = 100
+"""Affected paths listed per error (all are counted)."""
+
+Path = list[str | int]
+
+
 @dataclass
 class _Failure:
     error: SourceError
     hop: str
-    path: list[str | int] | None
+    paths: list[Path] = field(default_factory=list)
+    affected: int = 0
+
+    def add(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self.affected += 1
+        if len(self.paths) < MAX_PATHS:
+            self.paths.append(path)
 
 
 @dataclass
@@ -61,30 +79,35 @@ class SourceFailures:
         """Whether any read from ``system`` failed in this request."""
         return system in self._down or any(key[0] == system for key in self._reported)
 
-    def record(self, error: SourceError, hop: str, path: list[str | int] | None = None) -> None:
-        """Note a failure; report the first per (system, hop), or per system when down.
+    def record(self, error: SourceError, hop: str, path: Path | None = None) -> None:
+        """Note a failure at ``path``; one error per (system, hop), or per system when down.
 
         An unreachable or timed-out system is one fact however many hops were in
         flight to it, so it is reported once; other failures (a vendor error) are
-        specific to the request a hop made, so each hop reports its own.
+        specific to the request a hop made, so each hop reports its own. Every
+        path is kept (up to MAX_PATHS) and counted.
         """
         if isinstance(error, SourceUnavailable | SourceTimeout):
             self._down.setdefault(error.system, error)
             key = (error.system, source_error_code(error))
         else:
             key = (error.system, hop)
-        if key not in self._reported:
-            self._reported[key] = _Failure(error, hop, path)
+        failure = self._reported.get(key)
+        if failure is None:
+            failure = self._reported[key] = _Failure(error, hop)
+        failure.add(path)
 
     def graphql_errors(self) -> list[GraphQLError]:
         return [
             GraphQLError(
                 f"{f.error.system} {_describe(f.error)}: {f.error.message}",
-                path=f.path,
+                path=f.paths[0] if f.paths else None,
                 extensions={
                     "code": source_error_code(f.error),
                     "system": str(f.error.system),
                     "hop": f.hop,
+                    "affected": f.affected,
+                    "paths": f.paths,
                     **({"vendorCode": f.error.vendor_code} if f.error.vendor_code else {}),
                 },
             )

@@ -85,3 +85,19 @@ class RequireOperationName(SchemaExtension):
                     ),
                 ]
         yield
+
+
+class TraceReport(SchemaExtension):
+    """Adds the request's upstream trace to ``extensions.trace`` when the client asks.
+
+    A request with ``"extensions": {"trace": true}`` gets every upstream batch
+    (system, hop, keys, why, start/end in ms) and the dependent round trips the
+    query took (see :mod:`resolvers.dataloaders.trace`).
+    """
+
+    def get_results(self) -> dict[str, object]:
+        asked = self.execution_context.operation_extensions or {}
+        trace = getattr(self.execution_context.context, "trace", None)
+        if asked.get("trace") is not True or trace is None:
+            return {}
+        return {"trace": trace.as_json()}

@@ -10,7 +10,7 @@ import strawberry
 from domain.ownership import Record
 from resolvers.common import Money, SourceRef, money
 from resolvers.context import AppInfo
-from resolvers.loaders import load
+from resolvers.dataloaders.loader import load
 from resolvers.node import Node, global_id, node_type
 from sources.erp.models import ArPosting as PostingModel
 from sources.erp.models import RevenueSchedule as ScheduleModel
@@ -118,11 +118,11 @@ class ArPosting(Node):
 
 @node_type("RevenueSchedule")
 async def _revenueschedule_nodes(info: AppInfo, ids: list[str]) -> list[RevenueSchedule | None]:
-    found = await info.context.clients.erp.schedules_by_ids(ids)
-    return [RevenueSchedule.build(found[i]) if i in found else None for i in ids]
+    found = await info.context.loaders.schedule.load_many(ids)
+    return [RevenueSchedule.build(s) if s else None for s in found]
 
 
 @node_type("ArPosting")
 async def _arposting_nodes(info: AppInfo, ids: list[str]) -> list[ArPosting | None]:
-    found = await info.context.clients.erp.postings_by_ids(ids)
-    return [ArPosting.build(found[i]) if i in found else None for i in ids]
+    found = await info.context.loaders.posting_by_id.load_many(ids)
+    return [ArPosting.build(p) if p else None for p in found]

@@ -18,7 +18,7 @@ from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
 from resolvers.errors import SourceFailureReport, UserInputError
-from resolvers.extensions import ErrorPolicy, RequireOperationName
+from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
 from resolvers.node import Node, parse_global_id, resolve_nodes
 from resolvers.pagination import Connection
@@ -106,6 +106,7 @@ def build_schema() -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: MaxTokensLimiter(max_token_count=5000),
             SourceFailureReport,
+            TraceReport,
             ErrorPolicy,
         ],
     )
@@ -115,5 +116,18 @@ schema = build_schema()
 
 
 def schema_sdl() -> str:
-    """The committed ``schema.graphql``: the SDL the code defines, newline-terminated."""
-    return schema.as_str() + "\n"
+    """The committed ``schema.graphql``: the SDL the code defines, newline-terminated.
+
+    It starts with an explicit ``schema { ... }`` block: without one, tools that
+    load the SDL (graphql-core's ``build_schema``, code generators) take the root
+    types from their names, and read any type named ``Subscription`` as the
+    subscription root.
+    """
+    graphql_schema = schema._schema
+    roots = {
+        "query": graphql_schema.query_type,
+        "mutation": graphql_schema.mutation_type,
+        "subscription": graphql_schema.subscription_type,
+    }
+    block = "".join(f"  {kind}: {root.name}\n" for kind, root in roots.items() if root)
+    return f"schema {{\n{block}}}\n\n{schema.as_str()}\n"

@@ -1,6 +1,6 @@
 """Upstream failures are reported once per system and hop, never per object."""
 
-from resolvers.errors import SourceFailures
+from resolvers.errors import MAX_PATHS, SourceFailures
 from sources.errors import SourceServerError, SourceTimeout, SourceUnavailable
 from sources.systems import System
 
@@ -19,9 +19,23 @@ def test_one_error_per_system_and_hop() -> None:
         "code": "SOURCE_ERROR",
         "system": "BILLING",
         "hop": "subscriptions",
+        "affected": 50,
+        "paths": [["customers", i] for i in range(50)],
         "vendorCode": "api_error",
     }
+    assert errors[0].path == ["customers", 0]
     assert not failures.down(System.BILLING)
+
+
+def test_paths_are_capped_but_all_counted() -> None:
+    failures = SourceFailures()
+    boom = SourceServerError(System.ERP, "boom")
+    for i in range(MAX_PATHS + 20):
+        failures.record(boom, "arPostings", ["invoices", i, "erpPosting"])
+    (error,) = failures.graphql_errors()
+    assert error.extensions is not None
+    assert error.extensions["affected"] == MAX_PATHS + 20
+    assert len(error.extensions["paths"]) == MAX_PATHS
 
 
 def test_a_system_found_down_is_reported_once_and_fails_fast_later() -> None:
@@ -35,6 +49,8 @@ def test_a_system_found_down_is_reported_once_and_fails_fast_later() -> None:
     failures.record(down, "arPostings", ["c"])
     errors = failures.graphql_errors()
     assert len(errors) == 1
+    assert errors[0].extensions is not None
+    assert errors[0].extensions["paths"] == [["a"], ["b"], ["c"]]
     assert errors[0].extensions is not None
     assert errors[0].extensions["code"] == "SOURCE_UNAVAILABLE"
     assert failures.failed(System.ERP) and not failures.failed(System.CRM)

@@ -164,7 +164,7 @@ def test_every_node_type_round_trips(stack: Stack) -> None:
     again = post(
         stack,
         "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id"
-        " ... on Subscription { customer { id } } ... on Invoice { customer { id } } } }",
+        " ... on BillingSubscription { customer { id } } ... on Invoice { customer { id } } } }",
         {"ids": ids},
     )
     owners = {n["customer"]["id"] for n in again["data"]["nodes"] if "customer" in n}
@@ -172,7 +172,7 @@ def test_every_node_type_round_trips(stack: Stack) -> None:
     assert [n["id"] for n in again["data"]["nodes"]] == ids
     assert [n["__typename"] for n in again["data"]["nodes"]] == [
         "Contract",
-        "Subscription",
+        "BillingSubscription",
         "Invoice",
         "ArPosting",
         "RevenueSchedule",

@@ -1,0 +1,163 @@
+"""Every hop the graph can make, as one loader each, created per request.
+
+Loaders are created inside the running loop (aiodataloader binds to it), per
+request, so caching never leaks between requests or users. Node fetchers
+(``node``/``nodes``) go through the same loaders as the fields, so they share
+the request's cache, trace and fail-fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from domain.clients import Clients
+from domain.crosswalk_lookup import CrosswalkLookup
+from resolvers.dataloaders.loader import Fetch, SourceLoader, per_key
+from resolvers.dataloaders.trace import Trace
+from resolvers.errors import SourceFailures
+from sources.billing.models import Customer as BillingCustomer
+from sources.billing.models import Invoice, Subscription
+from sources.contracts.models import Contract, ContractLine, ContractVersion
+from sources.crm.models import Account
+from sources.erp.models import ArPosting, RevenueSchedule, RevenueScheduleLine
+from sources.errors import SourceError
+from sources.systems import System
+from store.crosswalk import CrosswalkEntry
+
+T = TypeVar("T")
+
+
+def _none() -> None:
+    return None
+
+
+def _empty() -> list[Any]:
+    return []
+
+
+def _each_customer(
+    read: Callable[[Sequence[str]], Awaitable[dict[str, list[T]]]],
+) -> Fetch:
+    """A Billing list per customer, read separately so one failure fails one customer."""
+
+    async def fetch(ids: list[str]) -> dict[str, list[T] | SourceError]:
+        async def one(customer_id: str) -> list[T]:
+            return (await read([customer_id]))[customer_id]
+
+        return await per_key(ids, one)
+
+    return fetch
+
+
+def _by_account(
+    crosswalk: SourceLoader[CrosswalkEntry], billing: SourceLoader[list[T]]
+) -> Fetch:
+    """A CRM account's records in Billing: those of every billing customer linked to it.
+
+    Normally one; when the crosswalk found several claiming the account
+    (ambiguous), all of them, so nothing billed is hidden. A failed read of any
+    of them fails the account (its list would be incomplete).
+    """
+
+    async def fetch(account_ids: list[str]) -> dict[str, list[T] | SourceError]:
+        entries = await crosswalk.load_many(account_ids)
+        wanted = {a: e.billing_ids if e else () for a, e in zip(account_ids, entries, strict=True)}
+
+        async def merged(account_id: str) -> list[T]:
+            lists = await billing.load_many(list(wanted[account_id]))
+            return [record for records in lists for record in records]
+
+        return await per_key(account_ids, merged)
+
+    return fetch
+
+
+@dataclass
+class Loaders:
+    """Every hop the graph can make, for one request."""
+
+    account: SourceLoader[Account]
+    children: SourceLoader[list[Account]]
+    contracts_by_account: SourceLoader[list[Contract]]
+    contract: SourceLoader[Contract]
+    contract_lines: SourceLoader[list[ContractLine]]
+    contract_versions: SourceLoader[list[ContractVersion]]
+    crosswalk: SourceLoader[CrosswalkEntry]
+    billing_customer: SourceLoader[BillingCustomer]
+    subscriptions: SourceLoader[list[Subscription]]
+    """By billing customer id."""
+    invoices: SourceLoader[list[Invoice]]
+    """By billing customer id."""
+    account_subscriptions: SourceLoader[list[Subscription]]
+    """By CRM account id, through the crosswalk."""
+    account_invoices: SourceLoader[list[Invoice]]
+    """By CRM account id, through the crosswalk."""
+    subscription: SourceLoader[Subscription]
+    invoice: SourceLoader[Invoice]
+    schedules: SourceLoader[list[RevenueSchedule]]
+    """By contract id."""
+    schedule: SourceLoader[RevenueSchedule]
+    schedule_lines: SourceLoader[list[RevenueScheduleLine]]
+    posting: SourceLoader[ArPosting]
+    """By billing invoice id (the posting's external id)."""
+    posting_by_id: SourceLoader[ArPosting]
+    erp_postings_by_customer: SourceLoader[list[ArPosting]]
+
+    @classmethod
+    def create(
+        cls,
+        clients: Clients,
+        crosswalk: CrosswalkLookup,
+        failures: SourceFailures,
+        trace: Trace,
+    ) -> Loaders:
+        def one(system: System | None, hop: str, fetch: Fetch) -> SourceLoader[Any]:
+            return SourceLoader(system, hop, fetch, _none, failures, trace)
+
+        def many(system: System | None, hop: str, fetch: Fetch) -> SourceLoader[Any]:
+            return SourceLoader(system, hop, fetch, _empty, failures, trace)
+
+        crm, contracts, billing, erp = clients.crm, clients.contracts, clients.billing, clients.erp
+        xwalk = one(None, "crosswalk", crosswalk.many)
+        subscriptions = many(
+            System.BILLING, "subscriptions", _each_customer(billing.subscriptions_for_customers)
+        )
+        invoices = many(
+            System.BILLING, "invoices", _each_customer(billing.invoices_for_customers)
+        )
+        return cls(
+            account=one(System.CRM, "accounts", crm.accounts_by_ids),
+            children=many(System.CRM, "childAccounts", crm.children_by_parent_ids),
+            contracts_by_account=many(
+                System.CONTRACTS, "contractsByAccount", contracts.contracts_by_account_ids
+            ),
+            contract=one(System.CONTRACTS, "contracts", contracts.contracts_by_ids),
+            contract_lines=many(
+                System.CONTRACTS, "contractLines", contracts.lines_by_contract_ids
+            ),
+            contract_versions=many(
+                System.CONTRACTS, "contractVersions", contracts.versions_by_contract_ids
+            ),
+            crosswalk=xwalk,
+            billing_customer=one(System.BILLING, "billingCustomers", billing.customers_by_ids),
+            subscriptions=subscriptions,
+            invoices=invoices,
+            account_subscriptions=many(
+                None, "accountSubscriptions", _by_account(xwalk, subscriptions)
+            ),
+            account_invoices=many(None, "accountInvoices", _by_account(xwalk, invoices)),
+            subscription=one(System.BILLING, "subscriptionsById", billing.subscriptions_by_ids),
+            invoice=one(System.BILLING, "invoicesById", billing.invoices_by_ids),
+            schedules=many(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids),
+            schedule=one(System.ERP, "revenueSchedulesById", erp.schedules_by_ids),
+            schedule_lines=many(
+                System.ERP, "revenueScheduleLines", erp.schedule_lines_by_schedule_ids
+            ),
+            posting=one(System.ERP, "arPostings", erp.postings_by_invoice_ids),
+            posting_by_id=one(System.ERP, "arPostingsById", erp.postings_by_ids),
+            erp_postings_by_customer=many(
+                System.ERP, "arPostingsByCustomer", erp.postings_by_customer_ids
+            ),
+        )
