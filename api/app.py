@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.graphiql import assets_route
 from api.graphql_view import GraphQLView
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            assets_route(),  # GraphiQL's JS and CSS, served offline
         ],
         # Outermost first: the id is on every response, even the masked 500 that
         # UnhandledErrorMiddleware sends for an exception MetricsMiddleware counted.

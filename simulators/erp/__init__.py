@@ -6,5 +6,5 @@
 * :mod:`simulators.erp.tables` — how records appear as SuiteQL tables;
 * :mod:`simulators.erp.suiteql` — the SuiteQL parser and executor;
 * :mod:`simulators.erp.listing` — the ``q`` filter of record collections;
-* :mod:`simulators.erp.faults` — NetSuite's error bodies.
+* :mod:`simulators.erp.errors` — NetSuite's error bodies.
 """

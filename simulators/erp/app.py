@@ -19,7 +19,7 @@ Paging follows NetSuite's rules: ``limit`` 1..1000 (default 1000), ``offset`` a
 multiple of ``limit``; otherwise 400 ``INVALID_PARAMETER``. SuiteQL without
 ``Prefer: transient`` is refused (400 ``INVALID_PARAMETER``) as NetSuite does.
 In SuiteQL rows, columns whose value is NULL are left out, as NetSuite leaves
-them out. Errors always carry NetSuite's body (:mod:`simulators.erp.faults`).
+them out. Errors always carry NetSuite's body (:mod:`simulators.erp.errors`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from starlette.routing import Route
 
 from simulators.config import SimulatorConfig
 from simulators.control import VendorResponses, build_simulator
-from simulators.erp import faults
-from simulators.erp.faults import NetSuiteError
+from simulators.erp import errors
+from simulators.erp.errors import NetSuiteError
 from simulators.erp.listing import parse_filter
 from simulators.erp.records import EID_PREFIX, Records, record_type
 from simulators.erp.suiteql import Query, Result, SuiteQLError, execute, parse
@@ -67,9 +67,9 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     ]
     vendor = VendorResponses(
         authorized=lambda r: r.headers.get("authorization") == f"Bearer {config.token}",
-        unauthorized=faults.unauthorized,
-        server_error=faults.server_error,
-        unavailable=faults.unavailable,
+        unauthorized=errors.unauthorized,
+        server_error=errors.server_error,
+        unavailable=errors.unavailable,
     )
     return build_simulator("ERP", routes, vendor)
 

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from simulators.erp.faults import NetSuiteError
+from simulators.erp.errors import NetSuiteError
 from simulators.storage import Document, DocumentStore
 
 EID_PREFIX = "eid:"

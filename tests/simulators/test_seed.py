@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from simulators.seed import SeedData, generate
-from simulators.seed_calendar import REFERENCE_MONTH
+from simulators.seed.calendar import REFERENCE_MONTH
 
 Doc = dict[str, Any]
 FINALIZED = {"open", "paid", "uncollectible"}

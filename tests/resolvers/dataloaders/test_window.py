@@ -46,6 +46,6 @@ async def test_zero_ticks_sends_each_load_alone() -> None:
 
 async def test_repeated_keys_are_loaded_once_per_loader() -> None:
     loader = Recorder(ticks=2)
-    assert await asyncio.gather(loader.load("a"), loader.load("a")) == ["A", "A"]
+    assert list(await asyncio.gather(loader.load("a"), loader.load("a"))) == ["A", "A"]
     assert await loader.load("a") == "A"
     assert loader.batches == [["a"]]

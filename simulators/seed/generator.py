@@ -1,7 +1,7 @@
 """Deterministic seed data for the four simulators, with planted drift.
 
 ``generate(customers, seed)`` is pure: no I/O, no clock (the reference day is
-:data:`simulators.seed_calendar.TODAY`, 2026-11-01), randomness only from
+:data:`simulators.seed.calendar.TODAY`, 2026-11-01), randomness only from
 ``random.Random(seed)``. The same arguments give identical records; the
 records follow ``simulators/SHAPES.md`` exactly.
 
@@ -67,9 +67,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from simulators.seed_billing import BillingBuilder, InvoiceFact
-from simulators.seed_calendar import TODAY, add_months
-from simulators.seed_contracts import (
+from simulators.seed.billing import BillingBuilder, InvoiceFact
+from simulators.seed.calendar import TODAY, add_months
+from simulators.seed.contracts import (
     CATALOG,
     CENT,
     ContractPlan,
@@ -79,8 +79,8 @@ from simulators.seed_contracts import (
     materialize,
     plan_contracts,
 )
-from simulators.seed_crm import AccountPlan, NameBook, account_doc, plan_accounts
-from simulators.seed_drift import (
+from simulators.seed.crm import AccountPlan, NameBook, account_doc, plan_accounts
+from simulators.seed.drift import (
     AMENDMENT_NOT_IN_ERP,
     BILLING_CUSTOMER_WITHOUT_ERP,
     DUPLICATE_BILLING_CUSTOMER,
@@ -93,8 +93,8 @@ from simulators.seed_drift import (
     pick_invoices,
     victim_count,
 )
-from simulators.seed_erp import ErpBuilder, schedule_external_id
-from simulators.seed_ids import IdFactory
+from simulators.seed.erp import ErpBuilder, schedule_external_id
+from simulators.seed.ids import IdFactory
 
 Document = dict[str, Any]
 Records = dict[str, dict[str, list[tuple[str, Document]]]]

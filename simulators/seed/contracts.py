@@ -16,9 +16,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from simulators.seed_calendar import TODAY, add_months, days, sf_datetime
-from simulators.seed_crm import AccountPlan
-from simulators.seed_ids import IdFactory
+from simulators.seed.calendar import TODAY, add_months, days, sf_datetime
+from simulators.seed.crm import AccountPlan
+from simulators.seed.ids import IdFactory
 
 CENT = Decimal("0.01")
 STATUSES = ("Draft", "InApproval", "Activated", "Terminated", "Expired")

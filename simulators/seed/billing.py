@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from simulators.seed_calendar import TODAY, add_months, days, unix
-from simulators.seed_contracts import ContractPlan, LinePlan, Product
-from simulators.seed_crm import AccountPlan
-from simulators.seed_ids import IdFactory
+from simulators.seed.calendar import TODAY, add_months, days, unix
+from simulators.seed.contracts import ContractPlan, LinePlan, Product
+from simulators.seed.crm import AccountPlan
+from simulators.seed.ids import IdFactory
 
 Doc = dict[str, Any]
 FINALIZED = ("open", "paid", "uncollectible")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from simulators.seed_billing import InvoiceFact
-from simulators.seed_calendar import REFERENCE_MONTH, TODAY, add_months, month_key, ns_datetime
-from simulators.seed_contracts import CENT, ContractPlan, VersionPlan, money
-from simulators.seed_crm import AccountPlan
-from simulators.seed_ids import IdFactory
+from simulators.seed.billing import InvoiceFact
+from simulators.seed.calendar import REFERENCE_MONTH, TODAY, add_months, month_key, ns_datetime
+from simulators.seed.contracts import CENT, ContractPlan, VersionPlan, money
+from simulators.seed.crm import AccountPlan
+from simulators.seed.ids import IdFactory
 
 Doc = dict[str, Any]
 CURRENCY_IDS = {"USD": "1", "GBP": "2", "EUR": "4"}

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from simulators.seed_calendar import add_months, sf_datetime
-from simulators.seed_ids import IdFactory
+from simulators.seed.calendar import add_months, sf_datetime
+from simulators.seed.ids import IdFactory
 
 
 def _words(text: str) -> tuple[str, ...]:

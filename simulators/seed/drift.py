@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from simulators.seed_billing import InvoiceFact
-from simulators.seed_contracts import ContractPlan
-from simulators.seed_crm import AccountPlan
+from simulators.seed.billing import InvoiceFact
+from simulators.seed.contracts import ContractPlan
+from simulators.seed.crm import AccountPlan
 
 T = TypeVar("T")
 
