@@ -161,6 +161,7 @@ class Settings(BaseSettings):
                 system=system,
                 base_url=s.url,
                 token=s.token,
+                token_env=f"REVGRAPH_{system.value}_TOKEN",
                 timeout_s=s.timeout_s,
                 max_retries=s.max_retries,
                 concurrency=s.concurrency,

@@ -11,7 +11,8 @@ crosswalk can always be rebuilt from the systems:
   ambiguous claims, and orphans: billing or ERP customers whose
   cross-reference names no CRM account, or none at all).
 * :class:`CrosswalkBuilder` reads the three systems concurrently through their
-  adapters, links, and replaces the stored crosswalk (``store.crosswalk``),
+  adapters, links, and replaces the stored crosswalk (any
+  :class:`CrosswalkWriter`, e.g. ``store.crosswalk.CrosswalkRepository``),
   reporting progress through ``on_progress(step, done, total)``.
 
 When several records claim one CRM id the entry keeps none of them (the
@@ -21,32 +22,32 @@ system's id is None) and lists the candidates: the crosswalk never guesses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from sources.systems import System
-from store.crosswalk import (
+from domain.crosswalk_types import (
     CrosswalkEntry,
-    CrosswalkRepository,
     CrosswalkRun,
     LinkProblem,
     LinkStatus,
 )
+from sources.systems import System
 
 __all__ = [
     "AmbiguousLink",
     "CrosswalkBuilder",
     "CrosswalkReport",
     "CrosswalkResult",
+    "CrosswalkWriter",
     "ProgressCallback",
     "link",
 ]
 
 
 class AccountLike(Protocol):
-    """What the crosswalk reads of a CRM account (``sources.crm.models.Account``)."""
+    """What the crosswalk reads of a CRM account (``domain.records.Customer``)."""
 
     @property
     def id(self) -> str: ...
@@ -55,7 +56,7 @@ class AccountLike(Protocol):
 
 
 class BillingCustomerLike(Protocol):
-    """What it reads of a billing customer (``sources.billing.models.Customer``)."""
+    """What it reads of a billing customer (``domain.records.BillingCustomer``)."""
 
     @property
     def id(self) -> str: ...
@@ -64,7 +65,7 @@ class BillingCustomerLike(Protocol):
 
 
 class ErpCustomerLike(Protocol):
-    """What it reads of an ERP customer (``sources.erp.models.ErpCustomer``)."""
+    """What it reads of an ERP customer (``domain.records.ErpCustomer``)."""
 
     @property
     def id(self) -> str: ...
@@ -82,6 +83,14 @@ class BillingCustomers(Protocol):
 
 class ErpCustomers(Protocol):
     async def all_customers(self) -> Sequence[ErpCustomerLike]: ...
+
+
+class CrosswalkWriter(Protocol):
+    """Where a rebuild stores its result (``store.crosswalk.CrosswalkRepository``)."""
+
+    async def replace_all(
+        self, entries: Iterable[CrosswalkEntry], run: CrosswalkRun | None = None
+    ) -> int | None: ...
 
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -229,7 +238,7 @@ class CrosswalkBuilder:
         crm: CrmAccounts,
         billing: BillingCustomers,
         erp: ErpCustomers,
-        repository: CrosswalkRepository | None = None,
+        repository: CrosswalkWriter | None = None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.money import Money
+from domain.records import ContractStatus, InvoiceStatus, SubscriptionStatus
+
 
 class Stage(StrEnum):
     DRAFT = "DRAFT"
@@ -38,30 +41,50 @@ class Stage(StrEnum):
     TERMINATED = "TERMINATED"
 
 
-FINALIZED_INVOICE_STATUSES = frozenset({"open", "paid", "uncollectible"})
-SUSPENDED_SUBSCRIPTION_STATUSES = frozenset({"paused", "past_due"})
+FINALIZED_INVOICE_STATUSES = frozenset(
+    {InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE}
+)
+SUSPENDED_SUBSCRIPTION_STATUSES = frozenset(
+    {SubscriptionStatus.PAUSED, SubscriptionStatus.PAST_DUE}
+)
+DRAFT_CONTRACT_STATUSES = frozenset({ContractStatus.DRAFT, ContractStatus.IN_APPROVAL})
+ENDED_CONTRACT_STATUSES = frozenset({ContractStatus.TERMINATED, ContractStatus.EXPIRED})
 
 
 @dataclass(frozen=True)
 class LifecycleFacts:
-    """What the three systems say about one contract (None: that system has nothing)."""
+    """What the three systems say about one contract (None: that system has nothing).
 
-    contract_status: str
+    Statuses are the domain enums (their values compare equal, so plain strings
+    such as ``"Activated"`` work too); ``recognized`` is the revenue the ERP has
+    recognized on the contract's schedule (None: no schedule, or no currency).
+    """
+
+    contract_status: ContractStatus | str
     contract_version: int
     renewed: bool = False
-    subscription_status: str | None = None
-    invoice_statuses: tuple[str, ...] = ()
-    recognized: Decimal = Decimal(0)
+    subscription_status: SubscriptionStatus | str | None = None
+    invoice_statuses: tuple[InvoiceStatus | str, ...] = ()
+    recognized: Money | Decimal | None = None
+
+    @property
+    def recognized_amount(self) -> Decimal:
+        recognized = self.recognized
+        if recognized is None:
+            return Decimal(0)
+        return recognized.amount if isinstance(recognized, Money) else recognized
 
 
 def derive_stage(facts: LifecycleFacts) -> Stage:
     """The single stage that best describes the contract end to end."""
     status = facts.contract_status
-    if status in ("Draft", "InApproval"):
+    if status in DRAFT_CONTRACT_STATUSES:
         return Stage.DRAFT
     if facts.renewed:
         return Stage.RENEWED
-    if status in ("Terminated", "Expired") or facts.subscription_status == "canceled":
+    if status in ENDED_CONTRACT_STATUSES or (
+        facts.subscription_status == SubscriptionStatus.CANCELED
+    ):
         return Stage.TERMINATED
     if facts.subscription_status is None:
         return Stage.APPROVED
@@ -69,7 +92,7 @@ def derive_stage(facts: LifecycleFacts) -> Stage:
         return Stage.SUSPENDED
     if facts.contract_version > 1:
         return Stage.AMENDED
-    if facts.recognized > 0:
+    if facts.recognized_amount > 0:
         return Stage.RECOGNIZED
     if any(s in FINALIZED_INVOICE_STATUSES for s in facts.invoice_statuses):
         return Stage.INVOICED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -33,9 +34,25 @@ def exponent(currency: str) -> int:
     return 2
 
 
-@dataclass(frozen=True)
+@cache
+def _unit(currency: str) -> Decimal:
+    """The currency's minor unit as a Decimal (``0.01`` for USD); cached per code."""
+    return Decimal(1).scaleb(-exponent(currency))
+
+
+_set = object.__setattr__
+
+
+@dataclass(frozen=True, slots=True)
 class Money:
-    """An exact amount in one currency (upper-case ISO code)."""
+    """An exact amount in one currency (upper-case ISO code).
+
+    The one money type of the gateway: adapters return it, domain rules compute
+    with it, and the GraphQL ``Money`` type is this class registered with
+    strawberry (``resolvers.common``). The constructor validates; adapters, which
+    build ~1 000 of these per QuoteToCash page from values they already know are
+    sound, use :meth:`exact` and :meth:`from_minor`, which skip the checks.
+    """
 
     amount: Decimal
     currency: str
@@ -53,6 +70,21 @@ class Money:
         object.__setattr__(self, "currency", self.currency.upper())
 
     @classmethod
+    def _trusted(cls, amount: Decimal, currency: str) -> Money:
+        """No checks: ``amount`` a finite Decimal, ``currency`` an upper-case ISO code."""
+        money = object.__new__(cls)
+        _set(money, "amount", amount)
+        _set(money, "currency", currency)
+        return money
+
+    @classmethod
+    def exact(cls, amount: Decimal, currency: str) -> Money:
+        """From a major-unit Decimal (Salesforce's, NetSuite's), rounded half up to the
+        currency's minor unit. The hot-path constructor: no validation beyond that."""
+        code = currency if currency.isupper() else currency.upper()
+        return cls._trusted(amount.quantize(_unit(code), rounding=ROUND_HALF_UP), code)
+
+    @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
         """From a Decimal, an int or a decimal string (``"12.50"``)."""
         if isinstance(amount, float):
@@ -68,7 +100,11 @@ class Money:
         """From Stripe's integer minor units: ``from_minor(1250, "usd")`` is 12.50 USD."""
         if isinstance(minor, bool) or not isinstance(minor, int):
             raise TypeError("minor units must be an int")
-        return cls(Decimal(minor).scaleb(-exponent(currency)), currency)
+        code = currency if currency.isupper() else currency.upper()
+        if not (len(code) == 3 and code.isalpha()):
+            raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
+        # An int scaled by the exponent is finite and exact: no further checks.
+        return cls._trusted(Decimal(minor).scaleb(-exponent(code)), code)
 
     @property
     def exponent(self) -> int:
@@ -83,8 +119,9 @@ class Money:
 
     def quantize(self, rounding: str = ROUND_HALF_UP) -> Money:
         """Rounded to the currency's minor unit (half up by default)."""
-        unit = Decimal(1).scaleb(-self.exponent)
-        return Money(self.amount.quantize(unit, rounding=rounding), self.currency)
+        return Money._trusted(
+            self.amount.quantize(_unit(self.currency), rounding=rounding), self.currency
+        )
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:
@@ -94,7 +131,7 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        return Money._trusted(self.amount + other.amount, self.currency)
 
     def __radd__(self, other: int) -> Money:
         # Lets sum() start from its default 0.
@@ -106,10 +143,10 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money._trusted(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._trusted(-self.amount, self.currency)
 
     def __mul__(self, factor: int | Decimal) -> Money:
         if isinstance(factor, float | bool) or not isinstance(factor, int | Decimal):

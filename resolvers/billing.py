@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from domain.ownership import Record
-from resolvers.common import Money, SourceRef, minor
+from domain.records import Invoice as InvoiceModel
+from domain.records import Subscription as SubscriptionModel
+from resolvers.common import Money, SourceRef
 from resolvers.context import AppInfo
 from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
-from sources.billing.models import Invoice as InvoiceModel
-from sources.billing.models import Subscription as SubscriptionModel
 
 if TYPE_CHECKING:
     from resolvers.contracts import Contract
@@ -47,9 +47,6 @@ async def _owner(
         customer_id = billing.crm_account_id if billing else None
     return await customer_by_id(info, customer_id)
 
-
-def _dt(ts: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 
@@ -84,21 +81,20 @@ class Subscription(Node):
 
     @classmethod
     def build(cls, sub: SubscriptionModel, customer_id: str | None) -> Subscription:
-        currency = sub.currency.upper()
         return cls(
             id=global_id("Subscription", sub.id),
             key=sub.id,
-            status=sub.status,
-            currency=currency,
-            current_period_start=_dt(sub.current_period_start),
-            current_period_end=_dt(sub.current_period_end),
-            started_at=_dt(sub.start_date),
-            canceled_at=_dt(sub.canceled_at),
+            status=sub.status.value,
+            currency=sub.currency,
+            current_period_start=sub.current_period_start,
+            current_period_end=sub.current_period_end,
+            started_at=sub.started_at,
+            canceled_at=sub.canceled_at,
             model=sub,
-            recurring_amount=minor(sub.recurring_amount, currency),
+            recurring_amount=sub.recurring_amount,
             contract_version=sub.contract_version,
             contract_id=sub.contract_id,
-            billing_customer_id=sub.customer,
+            billing_customer_id=sub.customer_id,
             customer_id=customer_id,
         )
 
@@ -108,10 +104,10 @@ class Subscription(Node):
         return [
             SubscriptionItem(
                 id=i.id,
-                product=i.price.product,
+                product=i.product,
                 quantity=i.quantity,
-                unit_price=minor(i.price.unit_amount, self.currency),
-                interval=i.price.interval,
+                unit_price=i.unit_price,
+                interval=i.interval,
             )
             for i in self.model.items
         ]
@@ -139,7 +135,9 @@ class Subscription(Node):
         found = await load(info, info.context.loaders.invoices, self.billing_customer_id)
         if found is None:
             return None
-        return [Invoice.build(i, self.customer_id) for i in found if i.subscription == self.key]
+        return [
+            Invoice.build(i, self.customer_id) for i in found if i.subscription_id == self.key
+        ]
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
@@ -187,25 +185,23 @@ class Invoice(Node):
 
     @classmethod
     def build(cls, inv: InvoiceModel, customer_id: str | None) -> Invoice:
-        currency = inv.currency.upper()
-        due = _dt(inv.due_date)
         return cls(
             id=global_id("Invoice", inv.id),
             key=inv.id,
             number=inv.number,
-            status=inv.status,
-            currency=currency,
-            total=minor(inv.total, currency),
-            amount_due=minor(inv.amount_due, currency),
-            amount_paid=minor(inv.amount_paid, currency),
-            issued_at=_dt(inv.finalized_at),
-            created_at=_dt(inv.created) or datetime.fromtimestamp(0, UTC),
-            due_date=due.date() if due else None,
-            period_start=_dt(inv.period_start),
-            period_end=_dt(inv.period_end),
+            status=inv.status.value,
+            currency=inv.currency,
+            total=inv.total,
+            amount_due=inv.amount_due,
+            amount_paid=inv.amount_paid,
+            issued_at=inv.finalized_at,
+            created_at=inv.created_at,
+            due_date=inv.due_date,
+            period_start=inv.period_start,
+            period_end=inv.period_end,
             model=inv,
-            subscription_id=inv.subscription,
-            billing_customer_id=inv.customer,
+            subscription_id=inv.subscription_id,
+            billing_customer_id=inv.customer_id,
             customer_id=customer_id,
         )
 
@@ -217,9 +213,9 @@ class Invoice(Node):
                 id=line.id,
                 description=line.description,
                 quantity=line.quantity,
-                amount=minor(line.amount, self.currency),
-                period_start=_dt(line.period_start),
-                period_end=_dt(line.period_end),
+                amount=line.amount,
+                period_start=line.period_start,
+                period_end=line.period_end,
             )
             for line in self.model.lines
         ]

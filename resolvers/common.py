@@ -2,50 +2,40 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from decimal import Decimal
 
 import strawberry
 
-from domain.money import exponent
+from domain.money import Money
 from sources.systems import System
+
+__all__ = ["Money", "SourceRef", "money_or_none"]
 
 strawberry.enum(System, description="A system of record.")
 
-
-@strawberry.type(description="An amount of money: a decimal string and an ISO 4217 currency.")
-class Money:
-    amount: Decimal = strawberry.field(
-        description="Decimal string with the currency's minor-unit digits, never a float."
-    )
-    currency: str = strawberry.field(description="ISO 4217 code, upper case.")
-
-
-# A QuoteToCash page builds ~1,000 Money values: they are made here directly from
-# Decimals (the currency's exponent from domain.money) rather than through
-# domain.money.Money's validating constructor, which cost ~15 ms per query.
-@cache
-def _unit(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-exponent(currency))
-
-
-def exact(amount: Decimal, currency: str) -> Money:
-    """Money from a major-unit amount (rounded half up to the currency's minor unit)."""
-    code = currency.upper()
-    return Money(amount=amount.quantize(_unit(code), rounding=ROUND_HALF_UP), currency=code)
+# The GraphQL ``Money`` is the domain's own class, registered with strawberry
+# (one class, no conversion per value): adapters already return ``Money`` and
+# leaves read its two slots as plain attributes. The registration adds only
+# strawberry's metadata; the domain class keeps its constructor and checks.
+strawberry.type(
+    Money,
+    name="Money",
+    description="An amount of money: a decimal string and an ISO 4217 currency.",
+)
+_MONEY_FIELDS = {
+    "amount": "Decimal string with the currency's minor-unit digits, never a float.",
+    "currency": "ISO 4217 code, upper case.",
+}
+for _field in Money.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+    _field.description = _MONEY_FIELDS[_field.python_name]
 
 
-def minor(amount: int, currency: str) -> Money:
-    """Money from integer minor units (Stripe's): 1250 USD cents is 12.50."""
-    code = currency.upper()
-    return Money(amount=Decimal(amount).scaleb(-exponent(code)), currency=code)
-
-
-def money(amount: Decimal | None, currency: str | None) -> Money | None:
-    """Like :func:`exact`, or None when either part is missing."""
+def money_or_none(amount: Decimal | None, currency: str | None) -> Money | None:
+    """Money in the currency's minor unit, or None when either part is missing
+    (an amount whose currency lives on its parent record, e.g. a schedule line)."""
     if amount is None or not currency:
         return None
-    return exact(amount, currency)
+    return Money.exact(amount, currency)
 
 
 @strawberry.type(description="Where an entity lives: the system, its id there, and its URL.")

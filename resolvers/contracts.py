@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -13,15 +12,15 @@ import strawberry
 
 from domain.lifecycle import LifecycleFacts, Stage, derive_stage
 from domain.ownership import Record
+from domain.records import Contract as ContractModel
+from domain.records import Invoice as InvoiceModel
+from domain.records import RevenueSchedule as ScheduleModel
+from domain.records import Subscription as SubscriptionModel
 from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
-from resolvers.common import Money, SourceRef, exact, money
+from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.context import AppInfo, Derived
 from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
-from sources.billing.models import Invoice as InvoiceModel
-from sources.billing.models import Subscription as SubscriptionModel
-from sources.contracts.models import Contract as ContractModel
-from sources.erp.models import RevenueSchedule as ScheduleModel
 from sources.errors import SourceError
 from sources.systems import System
 
@@ -105,16 +104,16 @@ class Contract(Node):
             id=global_id("Contract", c.id),
             key=c.id,
             number=c.number,
-            status=c.status,
+            status=c.status.value,
             version=c.version,
             start_date=c.start_date,
             end_date=c.end_date,
             term_months=c.term_months,
             currency=c.currency,
             billing_frequency=c.billing_frequency,
-            total_value=exact(c.total_value, c.currency),
-            activated_at=c.activated_date,
-            terminated_on=c.terminated_date,
+            total_value=c.total_value,
+            activated_at=c.activated_at,
+            terminated_on=c.terminated_on,
             account_id=c.account_id,
             renewal_of=c.renewal_of,
         )
@@ -138,7 +137,7 @@ class Contract(Node):
                 product_id=line.product_id,
                 product_name=line.product_name,
                 quantity=line.quantity,
-                unit_price=exact(line.unit_price, self.currency),
+                unit_price=Money.exact(line.unit_price, self.currency),
                 billing_frequency=line.billing_frequency,
             )
             for line in found
@@ -156,7 +155,7 @@ class Contract(Node):
                 version=v.version,
                 effective_date=v.effective_date,
                 reason=v.reason,
-                total_value=money(v.total_value, self.currency),
+                total_value=money_or_none(v.total_value, self.currency),
             )
             for v in found
         ]
@@ -171,11 +170,11 @@ class Contract(Node):
             subscriptions_of(info, self.account_id), invoices_of(info, self.account_id)
         )
         mine = [s for s in subs.value or [] if s.contract_id == self.key]
-        sub = max(mine, key=lambda s: s.created) if mine else None
+        sub = max(mine, key=lambda s: s.created_at) if mine else None
         invoices = None
         if subs.known and found.known:
             invoices = [
-                i for i in found.value or [] if sub is not None and i.subscription == sub.id
+                i for i in found.value or [] if sub is not None and i.subscription_id == sub.id
             ]
         return _Billed(sub, invoices, subs, found)
 
@@ -262,7 +261,7 @@ class Contract(Node):
             renewed=renewed.value,
             subscription_status=billed.subscription.status if billed.subscription else None,
             invoice_statuses=tuple(i.status for i in billed.invoices or ()),
-            recognized=schedule.recognized_total if schedule else Decimal(0),
+            recognized=schedule.recognized if schedule else None,
         )
         return derive_stage(facts)
 

@@ -11,8 +11,9 @@ import strawberry
 
 from domain.lifecycle import Stage
 from domain.ownership import Record
+from domain.records import Customer as CustomerRecord
 from resolvers.billing import Invoice, Subscription
-from resolvers.common import Money, SourceRef, money
+from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, ContractStatus
 from resolvers.dataloaders.loader import load
@@ -27,7 +28,6 @@ from resolvers.pagination import (
     page_size,
     slice_connection,
 )
-from sources.crm.models import Account
 from sources.errors import SourceError
 from sources.systems import System
 
@@ -52,7 +52,7 @@ class Customer(Node):
     parent_id: strawberry.Private[str | None]
 
     @classmethod
-    def build(cls, a: Account) -> Customer:
+    def build(cls, a: CustomerRecord) -> Customer:
         return cls(
             id=global_id("Customer", a.id),
             key=a.id,
@@ -106,7 +106,7 @@ class Customer(Node):
         found = await load(info, info.context.loaders.account_subscriptions, self.key)
         if found is None:
             return None
-        newest = sorted(found, key=lambda s: s.created, reverse=True)
+        newest = sorted(found, key=lambda s: s.created_at, reverse=True)
         return slice_connection(newest, first, after, lambda s: Subscription.build(s, self.key))
 
     @strawberry.field(description="Invoices newest first; issued bounds compare `createdAt`.")
@@ -144,8 +144,10 @@ class Customer(Node):
         postings = await load(info, info.context.loaders.erp_postings_by_customer, erp_id)
         if postings is None:
             return None
-        total = sum((p.amount_remaining or Decimal(0) for p in postings), Decimal(0))
-        return money(total, self.currency)
+        total = sum(
+            (p.amount_remaining.amount for p in postings if p.amount_remaining), Decimal(0)
+        )
+        return money_or_none(total, self.currency)
 
     @strawberry.field(description="This customer in each system that holds it.")
     async def sources(self, info: AppInfo) -> list[SourceRef]:

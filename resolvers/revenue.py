@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from domain.ownership import Record
-from resolvers.common import Money, SourceRef, money
+from domain.records import ArPosting as PostingModel
+from domain.records import RevenueSchedule as ScheduleModel
+from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.context import AppInfo
 from resolvers.dataloaders.loader import load
 from resolvers.node import Node, global_id, node_type
-from sources.erp.models import ArPosting as PostingModel
-from sources.erp.models import RevenueSchedule as ScheduleModel
 
 if TYPE_CHECKING:
     from resolvers.contracts import Contract
@@ -42,18 +42,17 @@ class RevenueSchedule(Node):
 
     @classmethod
     def build(cls, s: ScheduleModel) -> RevenueSchedule:
-        currency = (s.currency or "").upper()
         return cls(
             id=global_id("RevenueSchedule", s.id),
             key=s.id,
             contract_version=s.contract_version,
-            total=money(s.total, currency),
-            recognized=money(s.recognized_total, currency),
-            deferred=money(s.deferred_total, currency),
+            total=s.total,
+            recognized=s.recognized,
+            deferred=s.deferred,
             start_date=s.start,
             end_date=s.end,
             contract_id=s.contract_id,
-            currency=currency,
+            currency=s.currency or "",
         )
 
     @strawberry.field
@@ -65,7 +64,7 @@ class RevenueSchedule(Node):
             RevenueScheduleLine(
                 id=line.id,
                 period=line.period,
-                amount=money(line.amount, self.currency),
+                amount=money_or_none(line.amount, self.currency),
                 recognized=line.recognized,
             )
             for line in found
@@ -99,14 +98,13 @@ class ArPosting(Node):
 
     @classmethod
     def build(cls, p: PostingModel) -> ArPosting:
-        currency = (p.currency or "").upper()
         return cls(
             id=global_id("ArPosting", p.id),
             key=p.id,
-            number=p.tran_id,
-            amount=money(p.total, currency),
-            amount_remaining=money(p.amount_remaining, currency),
-            posted_on=p.tran_date,
+            number=p.number,
+            amount=p.total,
+            amount_remaining=p.amount_remaining,
+            posted_on=p.posted_on,
             status=p.status,
             invoice_id=p.external_id,
         )

@@ -1,19 +1,34 @@
 """The shared HTTP client every adapter is built on.
 
 One pooled :class:`httpx.AsyncClient` per source, per-source timeouts and
-concurrency, bounded retries with jittered backoff for idempotent reads only,
-the correlation id on every call, and vendor errors translated into
-:mod:`sources.errors` at this boundary. Adapters subclass :class:`SourceClient`
-and implement :meth:`SourceClient.translate_error` for their vendor's error body.
+concurrency, the correlation id on every call, and vendor errors translated
+into :mod:`sources.errors` at this boundary. Adapters subclass
+:class:`SourceClient`, declare their vendor's error codes as a table
+(:attr:`SourceClient.error_classes`, read by :meth:`SourceClient.translate_error`)
+and return domain records (:mod:`domain.records`).
+
+The retry policy, the same for every adapter:
+
+* reads (GET, HEAD, and POSTs that only read, like a SuiteQL query) are retried
+  on retryable failures with jittered exponential backoff;
+* writes are retried only when the call carries the vendor's idempotency — a
+  Stripe POST with its ``Idempotency-Key``, a NetSuite ``PUT .../eid:X`` upsert —
+  so a retry after a lost answer lands on the same object instead of a second one;
+* plain POSTs (creates) and every PATCH are never retried (see
+  :data:`NEVER_RETRIED`).
+
+Concurrent calls of one batch go through :func:`gather_or_cancel`: the first
+failure cancels the siblings, which would otherwise keep running (and holding
+connection slots) for a caller that has already given up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -28,14 +43,41 @@ from sources.correlation import HEADER as CORRELATION_HEADER
 from sources.correlation import current_correlation_id
 from sources.errors import (
     RetryableSourceError,
+    SourceAuthError,
     SourceError,
     SourceTimeout,
     SourceUnavailable,
-    error_for_status,
+    classify,
 )
 from sources.systems import System
 
 Observer = Callable[[System, str, float], None]
+T = TypeVar("T")
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+NEVER_RETRIED = frozenset({"PATCH"})
+"""PATCH sets fields to values, which looks idempotent, but neither Salesforce nor
+NetSuite takes an idempotency key for it: between a lost answer and a retry another
+writer may have changed the record, and the retry would silently undo that change
+(and fire the vendor's triggers and field history twice). A flow step that must
+repeat a PATCH re-reads the record first."""
+
+
+async def gather_or_cancel(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Run ``calls`` concurrently, results in order; on the first failure cancel the
+    rest (and wait for them to finish) before raising it.
+
+    Plain :func:`asyncio.gather` would leave the siblings running for a caller that
+    has given up, holding connection slots other requests are waiting for.
+    """
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -45,6 +87,8 @@ class SourceConfig:
     system: System
     base_url: str
     token: str
+    token_env: str | None = None
+    """The environment variable the token comes from, named in auth errors."""
     timeout_s: float = 5.0
     connect_timeout_s: float = 2.0
     max_retries: int = 2
@@ -67,9 +111,13 @@ class SourceHealth:
 class SourceClient:
     """Base adapter: HTTP plumbing shared by the four vendors.
 
-    Subclasses set ``auth_headers`` through :meth:`default_headers` if the vendor
-    does not use a bearer token, and override :meth:`translate_error`.
+    Subclasses override :meth:`default_headers` if the vendor does not use a
+    bearer token alone, declare :attr:`error_classes`, and override
+    :meth:`translate_error` to read their vendor's error body.
     """
+
+    error_classes: ClassVar[Mapping[str, type[SourceError]]] = {}
+    """The vendor's error codes → the error class, consulted before the HTTP status."""
 
     def __init__(
         self, config: SourceConfig, *, transport: httpx.AsyncBaseTransport | None = None
@@ -118,14 +166,18 @@ class SourceClient:
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request; retry it only when it is safe to (``idempotent``).
+        """Send one request, retrying it only when that is safe (see the module docstring).
 
-        ``idempotent`` defaults to True for GET; POSTs that are reads (a SuiteQL
-        query) or carry the vendor's idempotency key pass it explicitly.
-        Returns the successful response; raises a :class:`SourceError` otherwise.
+        ``idempotent`` defaults to True for reads (GET, HEAD). Pass True for a POST
+        that only reads (a SuiteQL query) or that carries the vendor's idempotency
+        (a Stripe ``Idempotency-Key``, a NetSuite ``eid:`` PUT); a PATCH is never
+        retried. Returns the successful response; raises a :class:`SourceError`.
         """
+        verb = method.upper()
         if idempotent is None:
-            idempotent = method.upper() in ("GET", "HEAD")
+            idempotent = verb in READ_METHODS
+        elif idempotent and verb in NEVER_RETRIED:
+            raise ValueError(f"{verb} is never retried (see sources.base.NEVER_RETRIED)")
         attempts = 1 + (self.config.max_retries if idempotent else 0)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableSourceError),
@@ -135,7 +187,7 @@ class SourceClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(method, url, params, json, data, headers)
+                return await self._send_once(verb, url, params, json, data, headers)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _send_once(
@@ -155,19 +207,44 @@ class SourceClient:
                 response = await self._http.request(
                     method, url, params=params, json=json, data=data, headers=sent_headers
                 )
-        except httpx.TimeoutException as exc:
-            raise self._record(
-                SourceTimeout(self.system, f"no answer within {self.config.timeout_s}s"), started
-            ) from exc
         except httpx.TransportError as exc:
-            raise self._record(
-                SourceUnavailable(self.system, f"cannot connect: {exc!r}"), started
-            ) from exc
+            raise self._record(self._transport_error(exc), started) from exc
         if response.is_success:
             self.health.last_latency_ms = self._observe("ok", started)
             self.health.last_ok_at = time.time()
             return response
-        raise self._record(self.translate_error(response), started)
+        raise self._record(self._with_hint(self.translate_error(response)), started)
+
+    def _transport_error(self, exc: httpx.TransportError) -> SourceError:
+        """A refused or broken connection is SourceUnavailable; only a real timeout is
+        SourceTimeout.
+
+        httpx-aiohttp maps *every* aiohttp connection error (refused, DNS failure,
+        server disconnected) to ``httpx.ConnectTimeout``: its exception table lets
+        the broader ``ClientConnectionError → ConnectTimeout`` win over
+        ``ClientConnectorError → ConnectError``. So the aiohttp cause decides: only
+        one that is itself a timeout is reported as one.
+        """
+        if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
+            return SourceUnavailable(
+                self.system, f"connection refused at {self.config.base_url}"
+            )
+        if _is_timeout(exc):
+            return SourceTimeout(self.system, f"no answer within {self.config.timeout_s}s")
+        return SourceUnavailable(
+            self.system, f"cannot connect to {self.config.base_url}: {exc}"
+        )
+
+    def _with_hint(self, error: SourceError) -> SourceError:
+        """An auth error names the setting to fix (``REVGRAPH_ERP_TOKEN``)."""
+        if not isinstance(error, SourceAuthError) or not self.config.token_env:
+            return error
+        return type(error)(
+            error.system,
+            f"{error.message} (check {self.config.token_env})",
+            status=error.status,
+            vendor_code=error.vendor_code,
+        )
 
     def _observe(self, outcome: str, started: float) -> float:
         """Report one attempt's latency to the observers; returns it in ms."""
@@ -194,11 +271,38 @@ class SourceClient:
         """Turn a vendor error response into a :class:`SourceError`.
 
         The default classifies by status and keeps the raw text; adapters
-        override it to read their vendor's error body (code and message).
+        override it to read their vendor's error body (code and message) and
+        classify through :meth:`error_class`.
         """
-        cls = error_for_status(response.status_code)
+        cls = self.error_class(response.status_code)
         return cls(
             self.system,
             response.text[:500] or response.reason_phrase,
             status=response.status_code,
         )
+
+    def error_class(self, status: int, *codes: str | None) -> type[SourceError]:
+        """The class for a vendor error: the first code in :attr:`error_classes`,
+        else the HTTP status's."""
+        return classify(self.error_classes, codes, status)
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and its causes (``raise ... from``) and contexts, innermost last."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _is_timeout(exc: httpx.TransportError) -> bool:
+    if not isinstance(exc, httpx.TimeoutException):
+        return False
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        # aiohttp's own timeouts are TimeoutErrors; its other connection errors
+        # arrive here mislabelled as ConnectTimeout (see _transport_error).
+        return isinstance(cause, TimeoutError)
+    return True

@@ -10,14 +10,22 @@
     ├── PermanentSourceError         do not retry: the request or config is wrong
     │   ├── SourceAuthError          401 / 403: credentials
     │   ├── SourceRequestError       400 / 422: the vendor rejected the request
-    │   └── SourceConflict           409, idempotency-key reuse with other params
+    │   ├── SourceConflict           409, idempotency-key reuse with other params
+    │   └── SourceResponseError      the answer does not have the shape the adapter
+    │                                reads (its wire model): a vendor change, not a blip
     └── SourceNotFound               404: the record does not exist
 
 Every error keeps the vendor's own error code and message so callers (and the
 exception queue) can show what the system actually said.
+
+Each vendor declares how its error codes map onto these classes as a table
+(``ERROR_CLASSES`` next to its adapter); :func:`classify` consults the table
+first and falls back on the HTTP status (:func:`error_for_status`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 from sources.systems import System
 
@@ -76,6 +84,10 @@ class SourceConflict(PermanentSourceError):
     """The request conflicts with the system's state (e.g. idempotency-key reuse)."""
 
 
+class SourceResponseError(PermanentSourceError):
+    """The system answered, but not in the shape its wire model describes."""
+
+
 class SourceNotFound(SourceError):
     """The addressed record does not exist in the system."""
 
@@ -93,3 +105,14 @@ def error_for_status(status: int) -> type[SourceError]:
     if status == 429 or status >= 500:
         return SourceServerError
     return SourceRequestError
+
+
+def classify(
+    table: Mapping[str, type[SourceError]], codes: Iterable[str | None], status: int
+) -> type[SourceError]:
+    """The class for a vendor error: the first of ``codes`` found in the vendor's
+    ``table``, else the one for the HTTP status."""
+    for code in codes:
+        if code and code in table:
+            return table[code]
+    return error_for_status(status)

@@ -14,17 +14,24 @@ from typing import Any, TypeVar
 
 from domain.clients import Clients
 from domain.crosswalk_lookup import CrosswalkLookup
+from domain.crosswalk_types import CrosswalkEntry
+from domain.records import (
+    ArPosting,
+    BillingCustomer,
+    Contract,
+    ContractLine,
+    ContractVersion,
+    Invoice,
+    RevenueSchedule,
+    RevenueScheduleLine,
+    Subscription,
+)
+from domain.records import Customer as Account
 from resolvers.dataloaders.loader import Fetch, SourceLoader, per_key
 from resolvers.dataloaders.trace import Trace
 from resolvers.errors import SourceFailures
-from sources.billing.models import Customer as BillingCustomer
-from sources.billing.models import Invoice, Subscription
-from sources.contracts.models import Contract, ContractLine, ContractVersion
-from sources.crm.models import Account
-from sources.erp.models import ArPosting, RevenueSchedule, RevenueScheduleLine
 from sources.errors import SourceError
 from sources.systems import System
-from store.crosswalk import CrosswalkEntry
 
 T = TypeVar("T")
 

@@ -2,5 +2,6 @@
 
 :class:`sources.billing.client.BillingClient` speaks Stripe's API (form-encoded
 POSTs with ``Idempotency-Key``, cursor-paged list objects, ``{"error": {...}}``
-bodies); wire models are in :mod:`sources.billing.models`.
+bodies) and returns :mod:`domain.records`; its wire models
+(:mod:`sources.billing.wire`) stay private to this package.
 """

@@ -1,48 +1,62 @@
 """The Stripe adapter: reads by id and by customer, idempotent writes, Stripe errors.
 
 Reads: Stripe has no multi-id retrieve, so the batch methods issue one call
-(or one paginated list) per id concurrently with :func:`asyncio.gather`; the
-:class:`~sources.base.SourceClient` semaphore bounds how many are in flight
-(``SourceConfig.concurrency``). Lists page with :class:`StripeListPaginator`.
+(or one paginated list) per id concurrently with
+:func:`~sources.base.gather_or_cancel`; the :class:`~sources.base.SourceClient`
+semaphore bounds how many are in flight (``SourceConfig.concurrency``). Lists
+page with :class:`~sources.pagination.StripeListPaginator`. Everything read
+comes back as :mod:`domain.records` (amounts as :class:`~domain.money.Money`,
+timestamps as aware datetimes).
 
 Writes: every POST carries an ``Idempotency-Key`` (the caller's, e.g. a flow
 step's, or a fresh uuid4 per logical call). Because Stripe replays the saved
 result for a key, a POST is safe to retry and is sent as ``idempotent``: each
 retry reuses the same key, so a lost response never creates a second object.
+Write parameters are still Stripe's (form-encoded by :mod:`sources.billing.forms`).
 
 Errors ``{"error": {"type", "code", "message", "param"}}`` map onto
-:mod:`sources.errors` (see :meth:`BillingClient.translate_error`), keeping
-``code`` (or ``type``) as the vendor code.
+:mod:`sources.errors` through :data:`ERROR_CLASSES` (``code``, then ``type``),
+then the HTTP status, keeping ``code`` (or ``type``) as the vendor code.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from sources.base import SourceClient
+from domain.records import BillingCustomer, Invoice, InvoiceLine, Subscription, SubscriptionStatus
+from sources.base import SourceClient, gather_or_cancel
+from sources.billing import wire
 from sources.billing.forms import encode
-from sources.billing.models import Customer, Invoice, InvoiceLine, Subscription
-from sources.billing.pagination import StripeListPaginator, StripeSearchPaginator
+from sources.encoding import decode_object, unique, utc, wire_errors
 from sources.errors import (
     SourceAuthError,
     SourceConflict,
     SourceError,
     SourceNotFound,
     SourceRequestError,
-    SourceServerError,
-    SourceUnavailable,
 )
-from sources.pagination import collect
+from sources.pagination import StripeListPaginator, StripeSearchPaginator, collect
 
 STRIPE_VERSION = "2024-06-20"
 T = TypeVar("T")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+ERROR_CLASSES: dict[str, type[SourceError]] = {
+    # error.type
+    "authentication_error": SourceAuthError,
+    "idempotency_error": SourceConflict,  # same key, other parameters (HTTP 400)
+    # error.code
+    "resource_missing": SourceNotFound,
+    "api_key_expired": SourceAuthError,
+}
+"""Stripe's error ``code`` / ``type`` → class, where it says more than the status.
+``api_error`` and ``rate_limit_error`` are left to the status (5xx, 503, 429)."""
 
 
 def _path(*parts: str) -> str:
@@ -55,22 +69,6 @@ def _search_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _unique(ids: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
-
-
-async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Run calls concurrently, results in order; on the first failure cancel the rest
-    (plain ``gather`` would leave them running for a caller that has given up)."""
-    tasks = [asyncio.ensure_future(call) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        raise
-
-
 async def _retrieve_many(ids: Sequence[str], get: Callable[[str], Awaitable[T]]) -> dict[str, T]:
     """Stripe has no multi-id read: one retrieve per id, concurrently; missing ids absent."""
 
@@ -80,9 +78,9 @@ async def _retrieve_many(ids: Sequence[str], get: Callable[[str], Awaitable[T]])
         except SourceNotFound:
             return None
 
-    unique = _unique(ids)
-    found = await _all(one(i) for i in unique)
-    return {i: v for i, v in zip(unique, found, strict=True) if v is not None}
+    wanted = unique(ids)
+    found = await gather_or_cancel(one(i) for i in wanted)
+    return {i: v for i, v in zip(wanted, found, strict=True) if v is not None}
 
 
 class BillingClient(SourceClient):
@@ -96,16 +94,12 @@ class BillingClient(SourceClient):
             "Stripe-Version": STRIPE_VERSION,
         }
 
-    def translate_error(self, response: httpx.Response) -> SourceError:
-        """Stripe's error body → the error class by what the caller does next.
+    error_classes = ERROR_CLASSES
 
-        ``idempotency_error`` → :class:`SourceConflict`; 404 or ``resource_missing``
-        → :class:`SourceNotFound`; 401/403 → :class:`SourceAuthError`; 503 →
-        :class:`SourceUnavailable`; ``api_error``, 5xx and 429 →
-        :class:`SourceServerError`; other ``invalid_request_error`` (and
-        ``card_error``) → :class:`SourceRequestError`. The vendor code is
-        ``error.code``, else ``error.type``; a ``param`` is named in the message.
-        """
+    def translate_error(self, response: httpx.Response) -> SourceError:
+        """Stripe's error body → :data:`ERROR_CLASSES` (``code``, then ``type``), else
+        the status. The vendor code is ``error.code``, else ``error.type``; a
+        ``param`` is named in the message."""
         try:
             body = response.json()
         except ValueError:
@@ -114,43 +108,18 @@ class BillingClient(SourceClient):
         if not isinstance(error, dict):
             return super().translate_error(response)
         status = response.status_code
-        type_ = str(error.get("type") or "")
-        code = error.get("code")
+        type_ = str(error.get("type") or "") or None
+        code = str(error.get("code") or "") or None
         message = str(error.get("message") or response.reason_phrase)
         if error.get("param"):
             message = f"{message} (param: {error['param']})"
-        cls: type[SourceError]
-        if status in (401, 403) or type_ == "authentication_error":
-            cls = SourceAuthError
-        elif type_ == "idempotency_error":
-            cls = SourceConflict
-        elif status == 404 or code == "resource_missing":
-            cls = SourceNotFound
-        elif status == 503:
-            cls = SourceUnavailable
-        elif type_ in ("api_error", "rate_limit_error") or status >= 500 or status == 429:
-            cls = SourceServerError
-        elif status == 409:
-            cls = SourceConflict
-        else:
-            cls = SourceRequestError
-        return cls(self.system, message, status=status, vendor_code=str(code or type_) or None)
+        cls = self.error_class(status, code, type_)
+        return cls(self.system, message, status=status, vendor_code=code or type_)
 
     # -- plumbing ---------------------------------------------------------------
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise SourceServerError(
-                self.system, f"answer is not JSON: {response.text[:200]!r}",
-                status=response.status_code,
-            ) from exc
-        if not isinstance(body, dict):
-            raise SourceServerError(
-                self.system, "answer is not a JSON object", status=response.status_code
-            )
-        return body
+        return decode_object(self.system, response)
 
     async def ping(self) -> None:
         """A one-customer list: proves the API answers and the key is valid."""
@@ -176,82 +145,92 @@ class BillingClient(SourceClient):
         return self._json(response)
 
     def _list(self, path: str, params: Mapping[str, Any] | None = None) -> StripeListPaginator:
-        return StripeListPaginator(lambda query: self._get(path, query), params)
+        return StripeListPaginator(self.system, lambda query: self._get(path, query), params)
+
+    # -- translation ------------------------------------------------------------
+
+    def _customers(self, bodies: Sequence[Any]) -> list[BillingCustomer]:
+        with wire_errors(self.system, "customer"):
+            return [wire.Customer.model_validate(b).to_domain() for b in bodies]
+
+    def _subscriptions(self, bodies: Sequence[Any]) -> list[Subscription]:
+        with wire_errors(self.system, "subscription"):
+            return [wire.Subscription.model_validate(b).to_domain() for b in bodies]
+
+    def _invoices(self, bodies: Sequence[Any]) -> list[Invoice]:
+        with wire_errors(self.system, "invoice"):
+            return [wire.Invoice.model_validate(b).to_domain() for b in bodies]
 
     # -- customers --------------------------------------------------------------
 
-    async def get_customer(self, customer_id: str) -> Customer:
+    async def get_customer(self, customer_id: str) -> BillingCustomer:
         """One customer; a deleted one is :class:`SourceNotFound` (Stripe answers a stub)."""
         body = await self._get(_path("customers", customer_id))
         if body.get("deleted"):
             raise SourceNotFound(
                 self.system, f"customer {customer_id} was deleted", vendor_code="deleted"
             )
-        return Customer.model_validate(body)
+        return self._customers([body])[0]
 
-    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, BillingCustomer]:
         """The customers that exist among ``ids`` (one retrieve each, concurrently)."""
         return await _retrieve_many(ids, self.get_customer)
 
-    async def all_customers(self) -> list[Customer]:
+    async def all_customers(self) -> list[BillingCustomer]:
         """Every (not deleted) customer, newest first."""
-        records = await collect(self._list(_path("customers")))
-        return [Customer.model_validate(r) for r in records]
+        return self._customers(await collect(self._list(_path("customers"))))
 
-    async def search_customers_by_crm_id(self, crm_account_id: str) -> list[Customer]:
+    async def search_customers_by_crm_id(self, crm_account_id: str) -> list[BillingCustomer]:
         """Customers stamped ``metadata.crm_account_id`` = the id (normally one)."""
         query = f"metadata['crm_account_id']:{_search_literal(crm_account_id)}"
         paginator = StripeSearchPaginator(
-            lambda params: self._get(_path("customers", "search"), params), query
+            self.system, lambda params: self._get(_path("customers", "search"), params), query
         )
-        return [Customer.model_validate(r) for r in await collect(paginator)]
+        return self._customers(await collect(paginator))
 
     async def create_customer(
         self, params: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> Customer:
-        return Customer.model_validate(
-            await self._post(_path("customers"), params, idempotency_key)
-        )
+    ) -> BillingCustomer:
+        body = await self._post(_path("customers"), params, idempotency_key)
+        return self._customers([body])[0]
 
     async def update_customer(
         self, customer_id: str, params: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> Customer:
-        return Customer.model_validate(
-            await self._post(_path("customers", customer_id), params, idempotency_key)
-        )
+    ) -> BillingCustomer:
+        body = await self._post(_path("customers", customer_id), params, idempotency_key)
+        return self._customers([body])[0]
 
     # -- subscriptions ----------------------------------------------------------
 
     async def get_subscription(self, subscription_id: str) -> Subscription:
-        return Subscription.model_validate(
-            await self._get(_path("subscriptions", subscription_id))
-        )
+        body = await self._get(_path("subscriptions", subscription_id))
+        return self._subscriptions([body])[0]
 
     async def subscriptions_by_ids(self, ids: Sequence[str]) -> dict[str, Subscription]:
         """The subscriptions that exist among ``ids`` (one retrieve each, concurrently)."""
         return await _retrieve_many(ids, self.get_subscription)
 
     async def subscriptions_for_customers(
-        self, customer_ids: Sequence[str], *, status: str = "all"
+        self, customer_ids: Sequence[str], *, status: SubscriptionStatus | str = "all"
     ) -> dict[str, list[Subscription]]:
-        """Each customer's subscriptions (every id a key): one paginated list per customer."""
+        """Each customer's subscriptions (every id a key): one paginated list per customer.
+
+        ``status`` is a :class:`SubscriptionStatus` or Stripe's ``all`` / ``ended``.
+        """
 
         async def one(customer_id: str) -> list[Subscription]:
-            records = await collect(
-                self._list(_path("subscriptions"), {"customer": customer_id, "status": status})
-            )
-            return [Subscription.model_validate(r) for r in records]
+            params = {"customer": customer_id, "status": str(status)}
+            return self._subscriptions(await collect(self._list(_path("subscriptions"), params)))
 
-        unique = _unique(customer_ids)
-        found = await _all(one(i) for i in unique)
-        return dict(zip(unique, found, strict=True))
+        wanted = unique(customer_ids)
+        found = await gather_or_cancel(one(i) for i in wanted)
+        return dict(zip(wanted, found, strict=True))
 
     async def create_subscription(
         self, params: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Subscription:
-        return Subscription.model_validate(
-            await self._post(_path("subscriptions"), params, idempotency_key)
-        )
+        body = await self._post(_path("subscriptions"), params, idempotency_key)
+        return self._subscriptions([body])[0]
 
     async def update_subscription(
         self,
@@ -260,32 +239,31 @@ class BillingClient(SourceClient):
         *,
         idempotency_key: str | None = None,
     ) -> Subscription:
-        return Subscription.model_validate(
-            await self._post(_path("subscriptions", subscription_id), params, idempotency_key)
-        )
+        body = await self._post(_path("subscriptions", subscription_id), params, idempotency_key)
+        return self._subscriptions([body])[0]
 
     async def cancel_subscription(self, subscription_id: str) -> Subscription:
         """Cancel now. Safe to repeat: an already canceled subscription is returned as is.
 
-        Stripe takes no idempotency key on DELETE and refuses to cancel twice, so
-        a retry after a lost answer (or a resumed flow step) reads the
-        subscription back instead of failing.
+        Stripe takes no idempotency key on DELETE ("idempotent by definition") and
+        refuses to cancel twice, so a retry after a lost answer (or a resumed flow
+        step) reads the subscription back instead of failing; hence it is retried.
         """
         try:
-            body = await self.request(
+            response = await self.request(
                 "DELETE", _path("subscriptions", subscription_id), idempotent=True
             )
         except SourceRequestError:
             current = await self.get_subscription(subscription_id)
-            if current.status == "canceled":
+            if current.status is SubscriptionStatus.CANCELED:
                 return current
             raise
-        return Subscription.model_validate(self._json(body))
+        return self._subscriptions([self._json(response)])[0]
 
     # -- invoices ---------------------------------------------------------------
 
     async def get_invoice(self, invoice_id: str) -> Invoice:
-        return Invoice.model_validate(await self._get(_path("invoices", invoice_id)))
+        return self._invoices([await self._get(_path("invoices", invoice_id))])[0]
 
     async def invoices_by_ids(self, ids: Sequence[str]) -> dict[str, Invoice]:
         """The invoices that exist among ``ids`` (one retrieve each, concurrently)."""
@@ -296,47 +274,51 @@ class BillingClient(SourceClient):
         customer_ids: Sequence[str],
         *,
         status: str | None = None,
-        created_gte: int | None = None,
-        created_lte: int | None = None,
+        created_gte: datetime | int | None = None,
+        created_lte: datetime | int | None = None,
     ) -> dict[str, list[Invoice]]:
-        """Each customer's invoices (every id a key): one paginated list per customer."""
-        created = {"gte": created_gte, "lte": created_lte}
+        """Each customer's invoices (every id a key): one paginated list per customer.
+
+        ``status`` is an :class:`~domain.records.InvoiceStatus` (or its value);
+        ``created_*`` bound the creation instant (datetimes or epoch seconds).
+        """
+        created = {"gte": _epoch(created_gte), "lte": _epoch(created_lte)}
 
         async def one(customer_id: str) -> list[Invoice]:
-            params = {"customer": customer_id, "status": status, "created": created}
-            records = await collect(self._list(_path("invoices"), params))
-            return [Invoice.model_validate(r) for r in records]
+            params = {
+                "customer": customer_id,
+                "status": str(status) if status is not None else None,
+                "created": created,
+            }
+            return self._invoices(await collect(self._list(_path("invoices"), params)))
 
-        unique = _unique(customer_ids)
-        found = await _all(one(i) for i in unique)
-        return dict(zip(unique, found, strict=True))
+        wanted = unique(customer_ids)
+        found = await gather_or_cancel(one(i) for i in wanted)
+        return dict(zip(wanted, found, strict=True))
 
     async def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
         """Every line of an invoice (the invoice itself embeds only the first ten)."""
         records = await collect(self._list(_path("invoices", invoice_id, "lines")))
-        return [InvoiceLine.model_validate(r) for r in records]
+        with wire_errors(self.system, "invoice line"):
+            return [wire.InvoiceLine.model_validate(r).to_domain() for r in records]
 
     async def create_invoice(
         self, params: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Invoice:
         """A draft invoice (for ``customer``, and ``subscription`` to bill its items)."""
-        return Invoice.model_validate(
-            await self._post(_path("invoices"), params, idempotency_key)
-        )
+        return self._invoices([await self._post(_path("invoices"), params, idempotency_key)])[0]
 
     async def update_invoice(
         self, invoice_id: str, params: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Invoice:
-        return Invoice.model_validate(
-            await self._post(_path("invoices", invoice_id), params, idempotency_key)
-        )
+        body = await self._post(_path("invoices", invoice_id), params, idempotency_key)
+        return self._invoices([body])[0]
 
     async def _invoice_action(
         self, invoice_id: str, action: str, idempotency_key: str | None
     ) -> Invoice:
-        return Invoice.model_validate(
-            await self._post(_path("invoices", invoice_id, action), None, idempotency_key)
-        )
+        body = await self._post(_path("invoices", invoice_id, action), None, idempotency_key)
+        return self._invoices([body])[0]
 
     async def finalize_invoice(
         self, invoice_id: str, *, idempotency_key: str | None = None
@@ -357,3 +339,12 @@ class BillingClient(SourceClient):
     ) -> Invoice:
         """open → uncollectible."""
         return await self._invoice_action(invoice_id, "mark_uncollectible", idempotency_key)
+
+
+def _epoch(moment: datetime | int | None) -> int | None:
+    """Stripe's timestamps are epoch seconds."""
+    if isinstance(moment, datetime):
+        aware = utc(moment)
+        assert aware is not None
+        return int(aware.timestamp())
+    return moment

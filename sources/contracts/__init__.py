@@ -1,6 +1,6 @@
-"""The Contracts/CPQ adapter: :class:`ContractsClient` and its wire models."""
+"""The Contracts/CPQ adapter: :class:`ContractsClient`, returning
+:class:`domain.records.Contract`, ``ContractLine`` and ``ContractVersion``."""
 
 from sources.contracts.client import ContractsClient
-from sources.contracts.models import Contract, ContractLine, ContractVersion
 
-__all__ = ["Contract", "ContractLine", "ContractVersion", "ContractsClient"]
+__all__ = ["ContractsClient"]

@@ -1,6 +1,5 @@
-"""The CRM adapter (Salesforce Accounts): :class:`CrmClient` and its wire models."""
+"""The CRM adapter: :class:`CrmClient`, returning :class:`domain.records.Customer`."""
 
 from sources.crm.client import CrmClient
-from sources.crm.models import Account
 
-__all__ = ["Account", "CrmClient"]
+__all__ = ["CrmClient"]

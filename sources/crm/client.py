@@ -3,6 +3,8 @@
 Batch reads make one request per chunk of 200 ids however many callers asked:
 :meth:`CrmClient.accounts_by_ids` through the composite read,
 :meth:`CrmClient.children_by_parent_ids` through one SOQL ``ParentId IN (...)``.
+Accounts come back as :class:`domain.records.Customer`; writes still take
+Salesforce field names.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sources.crm.models import Account
-from sources.salesforce.client import SalesforceClient, unique
+from domain.records import Customer
+from sources.crm.wire import Account, customer
+from sources.encoding import unique, wire_errors
+from sources.salesforce.client import SalesforceClient
 from sources.salesforce.soql import field_list, is_record_id, like_prefix, quote
 
 ACCOUNT = "Account"
@@ -24,20 +28,27 @@ class CrmClient(SalesforceClient):
 
     ping_sobject = "Account"
 
-    async def get_account(self, account_id: str) -> Account:
-        """One account; SourceNotFound if it does not exist."""
-        return Account.model_validate(await self.get_record(ACCOUNT, account_id, ACCOUNT_FIELDS))
+    def _customers(self, records: Sequence[object]) -> list[Customer]:
+        with wire_errors(self.system, ACCOUNT):
+            return [customer(r) for r in records]
 
-    async def accounts_by_ids(self, ids: Sequence[str]) -> dict[str, Account]:
+    async def get_account(self, account_id: str) -> Customer:
+        """One account; SourceNotFound if it does not exist."""
+        record = await self.get_record(ACCOUNT, account_id, ACCOUNT_FIELDS)
+        return self._customers([record])[0]
+
+    async def accounts_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
         """Accounts by id (composite read, 200 ids a request); unknown ids are absent."""
         records = await self.records_by_ids(ACCOUNT, ids, ACCOUNT_FIELDS)
-        return {i: Account.model_validate(r) for i, r in records.items()}
+        return dict(zip(records, self._customers(list(records.values())), strict=True))
 
-    async def children_by_parent_ids(self, parent_ids: Sequence[str]) -> dict[str, list[Account]]:
+    async def children_by_parent_ids(
+        self, parent_ids: Sequence[str]
+    ) -> dict[str, list[Customer]]:
         """Direct children of each parent, by Name; every requested id is a key."""
-        children: dict[str, list[Account]] = {p: [] for p in unique(parent_ids)}
-        for record in await self.query_in(_SELECT, "ParentId", parent_ids, order_by="Name, Id"):
-            account = Account.model_validate(record)
+        children: dict[str, list[Customer]] = {p: [] for p in unique(parent_ids)}
+        records = await self.query_in(_SELECT, "ParentId", parent_ids, order_by="Name, Id")
+        for account in self._customers(records):
             if account.parent_id in children:
                 children[account.parent_id].append(account)
         return children
@@ -51,7 +62,7 @@ class CrmClient(SalesforceClient):
         parent_id: str | None = None,
         limit: int | None = None,
         after_name_id: tuple[str, str] | None = None,
-    ) -> list[Account]:
+    ) -> list[Customer]:
         """Accounts matching every given filter, ordered by (Name, Id).
 
         ``after_name_id`` is a keyset cursor: only accounts strictly after that
@@ -83,11 +94,11 @@ class CrmClient(SalesforceClient):
         soql += " ORDER BY Name, Id"
         if limit is not None:
             soql += f" LIMIT {limit}"
-        return [Account.model_validate(r) for r in await self.query(soql)]
+        return self._customers(await self.query(soql))
 
-    async def all_accounts(self) -> list[Account]:
+    async def all_accounts(self) -> list[Customer]:
         """Every account, by Id (paged through ``nextRecordsUrl``)."""
-        return [Account.model_validate(r) for r in await self.query(f"{_SELECT} ORDER BY Id")]
+        return self._customers(await self.query(f"{_SELECT} ORDER BY Id"))
 
     async def create_account(self, fields: Mapping[str, Any]) -> str:
         """Create an account from vendor field names (``Name``, ``ParentId`` ...); its id."""

@@ -2,26 +2,10 @@
 
 :class:`~sources.erp.client.ErpClient` reads through SuiteQL (batched ``IN``
 queries, paged by offset) and writes through the record API (create, ``eid:``
-upsert, update); :mod:`sources.erp.models` holds the wire models.
+upsert, update). It returns :mod:`domain.records`; its wire models
+(:mod:`sources.erp.wire`) stay private to this package.
 """
 
-from sources.erp.client import ErpClient, SuiteQLPaginator
-from sources.erp.models import (
-    ArPosting,
-    ErpCustomer,
-    JournalEntry,
-    JournalLine,
-    RevenueSchedule,
-    RevenueScheduleLine,
-)
+from sources.erp.client import ErpClient
 
-__all__ = [
-    "ArPosting",
-    "ErpClient",
-    "ErpCustomer",
-    "JournalEntry",
-    "JournalLine",
-    "RevenueSchedule",
-    "RevenueScheduleLine",
-    "SuiteQLPaginator",
-]
+__all__ = ["ErpClient"]

@@ -4,87 +4,79 @@ Reads go through SuiteQL (``POST /services/rest/query/v1/suiteql``, header
 ``Prefer: transient``): a query is a read, so it is sent as idempotent and
 retried on 5xx and timeouts. Batch reads ask for many ids at once with
 ``WHERE col IN (...)`` and page through the answer with
-:class:`SuiteQLPaginator`. Writes go through the record API: ``create_record``
-is a plain POST (never retried: a retry could create a second record), while
+:class:`~sources.pagination.SuiteQLPaginator`; rows are parsed into the wire
+models (:mod:`sources.erp.wire`) and returned as :mod:`domain.records`. Writes
+go through the record API: ``create_record`` is a plain POST (never retried: a
+retry could create a second record), while
 ``upsert_record`` is ``PUT .../eid:<externalId>``, which lands on the same
 record however often it is sent, so it is retried like a read.
+``update_record`` (PATCH) is never retried (:data:`sources.base.NEVER_RETRIED`).
 
 NetSuite errors look like ``{"status": 400, "o:errorDetails": [{"detail": ...,
-"o:errorCode": ...}]}``; :meth:`ErpClient.translate_error` maps them onto
-:mod:`sources.errors` keeping the code and the detail.
+"o:errorCode": ...}]}``; :data:`ERROR_CLASSES` maps the codes that say more than
+the HTTP status, the status decides the rest; code and detail are kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from sources.base import SourceClient
-from sources.erp.models import (
-    ArPosting,
-    ErpCustomer,
-    RevenueSchedule,
-    RevenueScheduleLine,
-)
+from domain import records
+from sources.base import SourceClient, gather_or_cancel
+from sources.encoding import decode_json, to_json, unique, wire_errors
+from sources.erp import wire
 from sources.errors import (
     PermanentSourceError,
     SourceAuthError,
     SourceConflict,
     SourceError,
     SourceNotFound,
+    SourceResponseError,
     SourceServerError,
-    error_for_status,
 )
-from sources.pagination import chunked, collect
+from sources.pagination import SUITEQL_MAX_PAGE_SIZE, SuiteQLPaginator, chunked, collect
 
 RECORD_PATH = "/services/rest/record/v1"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 
-MAX_PAGE_SIZE = 1000  # NetSuite's largest SuiteQL page
+MAX_PAGE_SIZE = SUITEQL_MAX_PAGE_SIZE
 # Ids per ``IN (...)`` list. SuiteQL runs on Oracle, which refuses lists of more
 # than 1000 expressions (ORA-01795); 1000 is also one full page, so a one-row-per-id
 # lookup (customers, postings by invoice) costs one request per 1000 ids.
 IN_CHUNK = 1000
 
-_CONFLICT_CODES = frozenset({"DUP_RCRD", "DUP_ENTITY", "RCRD_HAS_BEEN_CHANGED"})
+ERROR_CLASSES: dict[str, type[SourceError]] = {
+    "NONEXISTENT_ID": SourceNotFound,
+    "INVALID_LOGIN": SourceAuthError,
+    "INSUFFICIENT_PERMISSION": SourceAuthError,
+    "DUP_RCRD": SourceConflict,
+    "DUP_ENTITY": SourceConflict,
+    "RCRD_HAS_BEEN_CHANGED": SourceConflict,
+    "SSS_REQUEST_LIMIT_EXCEEDED": SourceServerError,
+}
+"""NetSuite's ``o:errorCode`` → class, where it says more than the HTTP status."""
 
-PageFetcher = Callable[[int, int], Awaitable[Mapping[str, Any]]]
-"""Fetches one SuiteQL page given ``(limit, offset)``."""
+T = TypeVar("T")
+_Out = TypeVar("_Out", covariant=True)
 
 
-class SuiteQLPaginator:
-    """NetSuite's SuiteQL paging: ``offset`` += ``limit`` while ``hasMore``.
+class _Row(Protocol[_Out]):
+    """A wire model class: reads a SuiteQL row, translates into a domain record."""
 
-    ``offset`` stays a multiple of ``limit``, as NetSuite requires.
-    """
+    @classmethod
+    def from_suiteql(cls, row: Mapping[str, Any]) -> _Row[_Out]: ...
 
-    def __init__(self, fetch: PageFetcher, *, page_size: int = MAX_PAGE_SIZE) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        self.fetch = fetch
-        self.page_size = page_size
-
-    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
-        offset = 0
-        while True:
-            body = await self.fetch(self.page_size, offset)
-            items = [
-                {k: v for k, v in item.items() if k != "links"} for item in body.get("items", [])
-            ]
-            yield items
-            # An empty page that claims more would loop forever: stop instead.
-            if not body.get("hasMore") or not items:
-                return
-            offset += self.page_size
+    def to_domain(self) -> _Out: ...
 
 
 class ErpClient(SourceClient):
     """NetSuite SuiteTalk REST + SuiteQL, with batched reads for DataLoaders."""
+
+    error_classes = ERROR_CLASSES
 
     # --- error translation ----------------------------------------------------
 
@@ -93,17 +85,7 @@ class ErpClient(SourceClient):
         if code is None:
             return super().translate_error(response)
         status = response.status_code
-        cls: type[SourceError]
-        if status == 429 or status >= 500:
-            cls = error_for_status(status)
-        elif code == "NONEXISTENT_ID" or status == 404:
-            cls = SourceNotFound
-        elif code == "INVALID_LOGIN" or status in (401, 403):
-            cls = SourceAuthError
-        elif code in _CONFLICT_CODES:
-            cls = SourceConflict
-        else:
-            cls = error_for_status(status)
+        cls = self.error_class(status, code)
         return cls(self.system, detail or code, status=status, vendor_code=code)
 
     # --- SuiteQL --------------------------------------------------------------
@@ -130,10 +112,13 @@ class ErpClient(SourceClient):
             )
             body = self._json(response)
             if not isinstance(body, dict):
-                raise SourceServerError(self.system, "SuiteQL answered without a JSON object")
+                raise SourceResponseError(
+                    self.system, "SuiteQL answered without a JSON object",
+                    vendor_code="INVALID_RESPONSE",
+                )
             return body
 
-        return SuiteQLPaginator(fetch, page_size=page_size)
+        return SuiteQLPaginator(self.system, fetch, page_size=page_size)
 
     # --- records --------------------------------------------------------------
 
@@ -142,7 +127,10 @@ class ErpClient(SourceClient):
         response = await self.request("GET", _record_url(record_type, record_id))
         body = self._json(response)
         if not isinstance(body, dict):
-            raise SourceServerError(self.system, f"{record_type} {record_id}: not a JSON object")
+            raise SourceResponseError(
+                self.system, f"{record_type} {record_id}: not a JSON object",
+                vendor_code="INVALID_RESPONSE",
+            )
         body.pop("links", None)
         return body
 
@@ -153,7 +141,7 @@ class ErpClient(SourceClient):
         record an ``externalId`` (or use :meth:`upsert_record`) to make it findable.
         """
         response = await self.request(
-            "POST", f"{RECORD_PATH}/{record_type}", json=_jsonable(body), idempotent=False
+            "POST", f"{RECORD_PATH}/{record_type}", json=to_json(body), idempotent=False
         )
         return await self._created_id(response, record_type, body.get("externalId"))
 
@@ -168,7 +156,7 @@ class ErpClient(SourceClient):
         response = await self.request(
             "PUT",
             _record_url(record_type, f"eid:{external_id}"),
-            json=_jsonable(body),
+            json=to_json(body),
             idempotent=True,
         )
         return await self._created_id(response, record_type, external_id)
@@ -176,31 +164,67 @@ class ErpClient(SourceClient):
     async def update_record(
         self, record_type: str, record_id: str, body: Mapping[str, Any]
     ) -> None:
-        """Change some fields of a record (PATCH; not retried)."""
-        await self.request("PATCH", _record_url(record_type, record_id), json=_jsonable(body))
+        """Change some fields of a record (PATCH; never retried, see
+        :data:`sources.base.NEVER_RETRIED`)."""
+        await self.request("PATCH", _record_url(record_type, record_id), json=to_json(body))
+
+    # --- typed reads ------------------------------------------------------------
+
+    def _parse(self, model: type[_Row[T]], rows: Sequence[Mapping[str, Any]], what: str) -> list[T]:
+        with wire_errors(self.system, what):
+            return [model.from_suiteql(row).to_domain() for row in rows]
+
+    async def get_customer(self, record_id: str) -> records.ErpCustomer:
+        """One customer by internal id or ``eid:<externalId>`` (the REST record)."""
+        record = await self.get_record("customer", record_id)
+        with wire_errors(self.system, "customer"):
+            return wire.ErpCustomer.from_record(record).to_domain()
+
+    async def get_posting(self, record_id: str) -> records.ArPosting:
+        """One AR posting (NetSuite invoice) by internal id or ``eid:<invoice id>``."""
+        record = await self.get_record("invoice", record_id)
+        with wire_errors(self.system, "invoice"):
+            return wire.ArPosting.from_record(record).to_domain()
+
+    async def get_schedule(self, record_id: str) -> records.RevenueSchedule:
+        """One revenue schedule by internal id or ``eid:{contract}:v{n}``."""
+        record = await self.get_record("customrecord_rg_revsched", record_id)
+        with wire_errors(self.system, "revenue schedule"):
+            return wire.RevenueSchedule.from_record(record).to_domain()
+
+    async def get_schedule_line(self, record_id: str) -> records.RevenueScheduleLine:
+        record = await self.get_record("customrecord_rg_revsched_line", record_id)
+        with wire_errors(self.system, "revenue schedule line"):
+            return wire.RevenueScheduleLine.from_record(record).to_domain()
+
+    async def get_journal_entry(self, record_id: str) -> records.JournalEntry:
+        """One journal entry with its lines (a sublist only the REST record has)."""
+        record = await self.get_record("journalentry", record_id)
+        with wire_errors(self.system, "journal entry"):
+            return wire.JournalEntry.from_record(record).to_domain()
 
     # --- batch reads ----------------------------------------------------------
 
     async def customers_by_external_ids(
         self, external_ids: Sequence[str]
-    ) -> dict[str, ErpCustomer]:
+    ) -> dict[str, records.ErpCustomer]:
         """ERP customers by externalId (the CRM Account Id); missing ids are absent."""
         rows = await self._rows_in("customer", "externalid", external_ids)
-        customers = (ErpCustomer.from_suiteql(row) for row in rows)
+        customers = self._parse(wire.ErpCustomer, rows, "customer")
         return {c.external_id: c for c in customers if c.external_id is not None}
 
-    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, ErpCustomer]:
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, records.ErpCustomer]:
         """ERP customers by internal id; missing ids are absent."""
         rows = await self._rows_in("customer", "id", ids)
-        return {c.id: c for c in map(ErpCustomer.from_suiteql, rows)}
+        return {c.id: c for c in self._parse(wire.ErpCustomer, rows, "customer")}
 
-    async def all_customers(self) -> list[ErpCustomer]:
+    async def all_customers(self) -> list[records.ErpCustomer]:
         rows = await self.suiteql("SELECT * FROM customer ORDER BY id")
-        return [ErpCustomer.from_suiteql(row) for row in rows]
+        return self._parse(wire.ErpCustomer, rows, "customer")
 
     async def schedules_by_contract_ids(
         self, contract_ids: Sequence[str]
-    ) -> dict[str, list[RevenueSchedule]]:
+    ) -> dict[str, list[records.RevenueSchedule]]:
         """Revenue schedules per contract id (every id a key), oldest version first."""
         rows = await self._rows_in(
             "customrecord_rg_revsched",
@@ -208,19 +232,19 @@ class ErpClient(SourceClient):
             contract_ids,
             order_by="custrecord_rg_contract_version, id",
         )
-        result: dict[str, list[RevenueSchedule]] = {cid: [] for cid in contract_ids}
-        for schedule in map(RevenueSchedule.from_suiteql, rows):
+        result: dict[str, list[records.RevenueSchedule]] = {cid: [] for cid in contract_ids}
+        for schedule in self._parse(wire.RevenueSchedule, rows, "revenue schedule"):
             result.setdefault(schedule.contract_id, []).append(schedule)
         return result
 
-    async def schedules_by_ids(self, ids: Sequence[str]) -> dict[str, RevenueSchedule]:
+    async def schedules_by_ids(self, ids: Sequence[str]) -> dict[str, records.RevenueSchedule]:
         """Revenue schedules by internal id; missing ids are absent."""
         rows = await self._rows_in("customrecord_rg_revsched", "id", ids)
-        return {s.id: s for s in map(RevenueSchedule.from_suiteql, rows)}
+        return {s.id: s for s in self._parse(wire.RevenueSchedule, rows, "revenue schedule")}
 
     async def schedule_lines_by_schedule_ids(
         self, schedule_ids: Sequence[str]
-    ) -> dict[str, list[RevenueScheduleLine]]:
+    ) -> dict[str, list[records.RevenueScheduleLine]]:
         """Lines per schedule id (every id a key), in period order."""
         rows = await self._rows_in(
             "customrecord_rg_revsched_line",
@@ -228,29 +252,31 @@ class ErpClient(SourceClient):
             schedule_ids,
             order_by="custrecord_rg_period, id",
         )
-        result: dict[str, list[RevenueScheduleLine]] = {sid: [] for sid in schedule_ids}
-        for line in map(RevenueScheduleLine.from_suiteql, rows):
+        result: dict[str, list[records.RevenueScheduleLine]] = {sid: [] for sid in schedule_ids}
+        for line in self._parse(wire.RevenueScheduleLine, rows, "revenue schedule line"):
             result.setdefault(line.schedule_id, []).append(line)
         return result
 
-    async def postings_by_invoice_ids(self, invoice_ids: Sequence[str]) -> dict[str, ArPosting]:
+    async def postings_by_invoice_ids(
+        self, invoice_ids: Sequence[str]
+    ) -> dict[str, records.ArPosting]:
         """AR postings keyed by externalId (the Stripe invoice id); unposted ids are absent."""
         rows = await self._rows_in("invoice", "externalid", invoice_ids)
-        postings = (ArPosting.from_suiteql(row) for row in rows)
+        postings = self._parse(wire.ArPosting, rows, "invoice")
         return {p.external_id: p for p in postings if p.external_id is not None}
 
-    async def postings_by_ids(self, ids: Sequence[str]) -> dict[str, ArPosting]:
+    async def postings_by_ids(self, ids: Sequence[str]) -> dict[str, records.ArPosting]:
         """AR postings by internal id; missing ids are absent."""
         rows = await self._rows_in("invoice", "id", ids)
-        return {p.id: p for p in map(ArPosting.from_suiteql, rows)}
+        return {p.id: p for p in self._parse(wire.ArPosting, rows, "invoice")}
 
     async def postings_by_customer_ids(
         self, customer_ids: Sequence[str]
-    ) -> dict[str, list[ArPosting]]:
+    ) -> dict[str, list[records.ArPosting]]:
         """AR postings per ERP customer id (every id a key), by transaction date."""
         rows = await self._rows_in("invoice", "entity", customer_ids, order_by="trandate, id")
-        result: dict[str, list[ArPosting]] = {cid: [] for cid in customer_ids}
-        for posting in map(ArPosting.from_suiteql, rows):
+        result: dict[str, list[records.ArPosting]] = {cid: [] for cid in customer_ids}
+        for posting in self._parse(wire.ArPosting, rows, "invoice"):
             if posting.customer_id is not None:
                 result.setdefault(posting.customer_id, []).append(posting)
         return result
@@ -265,27 +291,20 @@ class ErpClient(SourceClient):
         Each value lands in exactly one chunk, so per-value order within a chunk's
         ``ORDER BY`` is the order overall.
         """
-        unique = list(dict.fromkeys(values))
-        if not unique:
+        wanted = unique(values)
+        if not wanted:
             return []
         order = f" ORDER BY {order_by}" if order_by else ""
         queries = [
             f"SELECT * FROM {table} WHERE {column} IN ({', '.join(map(_literal, chunk))}){order}"
-            for chunk in chunked(unique, IN_CHUNK)
+            for chunk in chunked(wanted, IN_CHUNK)
         ]
-        pages = await asyncio.gather(*(self.suiteql(q) for q in queries))
+        pages = await gather_or_cancel(self.suiteql(q) for q in queries)
         return [row for rows in pages for row in rows]
 
     def _json(self, response: httpx.Response) -> Any:
-        try:
-            # Money stays exact: JSON decimals become Decimal, never float.
-            return response.json(parse_float=Decimal)
-        except ValueError as exc:
-            raise SourceServerError(
-                self.system,
-                f"invalid JSON from {response.request.url.path}",
-                status=response.status_code,
-            ) from exc
+        # Money stays exact: JSON decimals become Decimal, never float.
+        return decode_json(self.system, response)
 
     async def _created_id(
         self, response: httpx.Response, record_type: str, external_id: Any
@@ -314,21 +333,6 @@ def _record_url(record_type: str, record_id: str) -> str:
 def _literal(value: str) -> str:
     """A SuiteQL string literal (quotes doubled, so ids cannot break out of it)."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def _jsonable(body: Mapping[str, Any]) -> Any:
-    """The body with Decimals as JSON numbers (NetSuite wants numbers for amounts)."""
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-        if isinstance(value, Mapping):
-            return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(v) for v in value]
-        return value
-
-    return convert(body)
 
 
 def _error_detail(response: httpx.Response) -> tuple[str | None, str | None]:

@@ -4,27 +4,26 @@
 URL (``https://acme.my.salesforce.com``); the API path is added here. Reads by
 many ids are batched: the composite sObject collection read for records by id,
 one SOQL ``IN (...)`` per chunk for records by a parent id, chunks fetched
-concurrently. JSON numbers are decoded as :class:`~decimal.Decimal`, so money
-never passes through a float.
+concurrently (through :func:`~sources.base.gather_or_cancel`). JSON numbers are
+decoded as :class:`~decimal.Decimal` (:mod:`sources.encoding`), so money never
+passes through a float. Methods here deal in raw records (dicts as Salesforce
+sends them); the CRM and Contracts adapters parse them into their wire models
+and translate those into domain records.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from sources.base import SourceClient, SourceConfig
-from sources.errors import SourceError, SourceNotFound, SourceServerError
-from sources.pagination import chunked, collect
-from sources.salesforce.errors import translate_salesforce_error
-from sources.salesforce.query import SoqlPaginator
-from sources.salesforce.soql import in_list, is_record_id, literal
+from sources.base import SourceClient, SourceConfig, gather_or_cancel
+from sources.encoding import INVALID_RESPONSE, decode_json, to_json, unique
+from sources.errors import SourceError, SourceNotFound, SourceResponseError
+from sources.pagination import SoqlPaginator, chunked, collect
+from sources.salesforce.errors import ERROR_CLASSES, translate_salesforce_error
+from sources.salesforce.soql import in_list, is_record_id
 
 API_VERSION = "v60.0"
 API_PATH = f"/services/data/{API_VERSION}"
@@ -37,35 +36,12 @@ IN_CHUNK = 200
 COMPOSITE_CHUNK = 200
 
 
-def unique(values: Sequence[str]) -> list[str]:
-    """``values`` without duplicates or empties, first occurrence order."""
-    return [v for v in dict.fromkeys(values) if v]
-
-
-def to_wire(value: Any) -> Any:
-    """A Python value as the JSON Salesforce expects (dates ISO, Decimals as numbers).
-
-    Decimals become JSON numbers through float, which is exact for money amounts
-    (2 decimals, fewer than 15 significant digits).
-    """
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime):
-        return literal(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): to_wire(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_wire(v) for v in value]
-    return value
-
-
 class SalesforceClient(SourceClient):
     """Salesforce REST over :class:`SourceClient`: records, batches, SOQL, writes."""
 
     api_path = API_PATH
     ping_sobject = "Organization"
+    error_classes = ERROR_CLASSES
 
     def __init__(
         self,
@@ -78,7 +54,7 @@ class SalesforceClient(SourceClient):
         self.query_batch_size = query_batch_size
 
     def translate_error(self, response: httpx.Response) -> SourceError:
-        return translate_salesforce_error(self.system, response)
+        return translate_salesforce_error(self.system, response, self.error_class)
 
     async def ping(self) -> None:
         """A one-row SOQL query: proves the instance answers and the token is valid."""
@@ -86,15 +62,7 @@ class SalesforceClient(SourceClient):
 
     def decode(self, response: httpx.Response) -> Any:
         """The response body as JSON with exact decimals."""
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise SourceServerError(
-                self.system,
-                f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
-                status=response.status_code,
-                vendor_code="INVALID_RESPONSE",
-            ) from exc
+        return decode_json(self.system, response)
 
     async def get_json(
         self,
@@ -111,9 +79,16 @@ class SalesforceClient(SourceClient):
     # -- SOQL ----------------------------------------------------------------------
 
     def paginate(self, soql: str) -> SoqlPaginator:
-        return SoqlPaginator(
-            self, soql, api_path=self.api_path, batch_size=self.query_batch_size
+        headers = (
+            {"Sforce-Query-Options": f"batchSize={self.query_batch_size}"}
+            if self.query_batch_size
+            else None
         )
+
+        async def fetch(url: str, params: Mapping[str, str] | None) -> Any:
+            return await self.get_json(url, params=params, headers=headers)
+
+        return SoqlPaginator(self.system, fetch, soql, api_path=self.api_path)
 
     async def query(self, soql: str) -> list[dict[str, Any]]:
         """Every record of a SOQL query, all pages (records as Salesforce sends them)."""
@@ -137,11 +112,9 @@ class SalesforceClient(SourceClient):
         extra = f" AND ({where})" if where else ""
         order = f" ORDER BY {order_by}" if order_by else ""
         chunks = chunked(wanted, IN_CHUNK)
-        results = await asyncio.gather(
-            *(
-                self.query(f"{select_from} WHERE {field} IN {in_list(chunk)}{extra}{order}")
-                for chunk in chunks
-            )
+        results = await gather_or_cancel(
+            self.query(f"{select_from} WHERE {field} IN {in_list(chunk)}{extra}{order}")
+            for chunk in chunks
         )
         return [record for chunk_records in results for record in chunk_records]
 
@@ -165,7 +138,10 @@ class SalesforceClient(SourceClient):
         params = {"fields": ",".join(fields)} if fields else None
         body = await self.get_json(f"{self.api_path}/sobjects/{sobject}/{record_id}", params=params)
         if not isinstance(body, dict):
-            raise SourceServerError(self.system, f"{sobject} read did not return a record")
+            raise SourceResponseError(
+                self.system, f"{sobject} read did not return a record",
+                vendor_code=INVALID_RESPONSE,
+            )
         return body
 
     async def records_by_ids(
@@ -174,8 +150,8 @@ class SalesforceClient(SourceClient):
         """Records by id through the composite read; unknown ids are absent."""
         wanted = [i for i in unique(ids) if is_record_id(i)]
         chunks = chunked(wanted, COMPOSITE_CHUNK)
-        answers = await asyncio.gather(
-            *(self._composite_read(sobject, chunk, fields) for chunk in chunks)
+        answers = await gather_or_cancel(
+            self._composite_read(sobject, chunk, fields) for chunk in chunks
         )
         found: dict[str, dict[str, Any]] = {}
         for chunk, records in zip(chunks, answers, strict=True):
@@ -192,37 +168,33 @@ class SalesforceClient(SourceClient):
             params={"ids": ",".join(ids), "fields": ",".join(fields)},
         )
         if not isinstance(body, list) or len(body) != len(ids):
-            raise SourceServerError(
+            raise SourceResponseError(
                 self.system,
                 f"composite read of {len(ids)} {sobject} ids answered with "
                 f"{len(body) if isinstance(body, list) else type(body).__name__}",
-                vendor_code="INVALID_RESPONSE",
+                vendor_code=INVALID_RESPONSE,
             )
         return [record if isinstance(record, dict) else None for record in body]
 
     async def create_record(self, sobject: str, fields: Mapping[str, Any]) -> str:
         """Create a record; returns its id. Not retried: a lost answer could mean a duplicate."""
         response = await self.request(
-            "POST", f"{self.api_path}/sobjects/{sobject}", json=to_wire(fields)
+            "POST", f"{self.api_path}/sobjects/{sobject}", json=to_json(fields)
         )
         body = self.decode(response)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise SourceServerError(self.system, f"{sobject} create did not return an id")
+            raise SourceResponseError(
+                self.system, f"{sobject} create did not return an id",
+                vendor_code=INVALID_RESPONSE,
+            )
         record_id: str = body["id"]
         return record_id
 
     async def update_record(
         self, sobject: str, record_id: str, fields: Mapping[str, Any]
     ) -> None:
-        """PATCH fields of a record.
-
-        Retried like a read: setting fields to given values is idempotent (and the
-        simulated contract org accepts a status "change" to the current status).
-        """
+        """PATCH fields of a record. Not retried (see :data:`sources.base.NEVER_RETRIED`)."""
         self.require_record_id(sobject, record_id)
         await self.request(
-            "PATCH",
-            f"{self.api_path}/sobjects/{sobject}/{record_id}",
-            json=to_wire(fields),
-            idempotent=True,
+            "PATCH", f"{self.api_path}/sobjects/{sobject}/{record_id}", json=to_json(fields)
         )

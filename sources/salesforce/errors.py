@@ -1,14 +1,16 @@
 """Salesforce error bodies → :mod:`sources.errors`.
 
-Salesforce answers failures with ``[{"message", "errorCode", "fields"}]``. The
-HTTP status decides the class (:func:`sources.errors.error_for_status`) except
-where the error code says more about what the caller should do next — an API
-limit arrives as 403 but means "slow down", a row lock means "try again".
+Salesforce answers failures with ``[{"message", "errorCode", "fields"}]``.
+:data:`ERROR_CLASSES` is consulted first, for the codes that say more about what
+the caller should do next than the HTTP status — an API limit arrives as 403 but
+means "slow down", a row lock means "try again"; the status decides the rest
+(:func:`sources.errors.error_for_status`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +22,6 @@ from sources.errors import (
     SourceNotFound,
     SourceServerError,
     SourceUnavailable,
-    error_for_status,
 )
 from sources.systems import System
 
@@ -51,14 +52,20 @@ def salesforce_errors(response: httpx.Response) -> list[dict[str, Any]]:
     return [e for e in body if isinstance(e, dict) and "errorCode" in e]
 
 
-def translate_salesforce_error(system: System, response: httpx.Response) -> SourceError:
+ErrorClass = Callable[..., type[SourceError]]
+"""``(status, *codes) -> class``: :meth:`sources.base.SourceClient.error_class`."""
+
+
+def translate_salesforce_error(
+    system: System, response: httpx.Response, error_class: ErrorClass
+) -> SourceError:
     """The :class:`SourceError` for a failed Salesforce response, keeping code and message."""
     errors = salesforce_errors(response)
     status = response.status_code
     if not errors:
         # Not Salesforce talking (a proxy's HTML 502, an empty 503): classify by status.
         text = response.text.strip()[:300] or response.reason_phrase
-        return error_for_status(status)(system, text, status=status)
+        return error_class(status)(system, text, status=status)
     first = errors[0]
     code = str(first.get("errorCode"))
     messages = []
@@ -68,5 +75,5 @@ def translate_salesforce_error(system: System, response: httpx.Response) -> Sour
         if isinstance(fields, list) and fields:
             message = f"{message} (fields: {', '.join(map(str, fields))})"
         messages.append(message)
-    cls = ERROR_CLASSES.get(code) or error_for_status(status)
+    cls = error_class(status, code)
     return cls(system, "; ".join(messages), status=status, vendor_code=code)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.crosswalk import AmbiguousLink, CrosswalkBuilder, link
+from domain.crosswalk_types import LinkStatus
 from simulators.seed import generate
 from sources.base import SourceConfig
 from sources.billing.client import BillingClient
@@ -17,7 +18,7 @@ from sources.crm.client import CrmClient
 from sources.erp.client import ErpClient
 from sources.errors import SourceUnavailable
 from sources.systems import System
-from store.crosswalk import CrosswalkRepository, LinkStatus
+from store.crosswalk import CrosswalkRepository
 from tests.conftest import StartSimulators
 
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from domain.money import Money
+from domain.records import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
 from sources.base import SourceConfig
 from sources.billing.client import BillingClient
 from sources.billing.forms import encode
-from sources.billing.models import Invoice, Subscription
 from sources.errors import (
     SourceAuthError,
     SourceConflict,
+    SourceError,
     SourceNotFound,
     SourceRequestError,
+    SourceResponseError,
     SourceServerError,
     SourceTimeout,
     SourceUnavailable,
@@ -140,13 +144,14 @@ async def test_all_customers_pages_by_hundreds(
     customers = await billing.all_customers()
     assert [c.id for c in customers] == [f"cus_{i:05d}" for i in reversed(range(CUSTOMERS))]
     assert customers[0].crm_account_id == f"001{CUSTOMERS - 1:015d}"
-    assert customers[0].currency == "eur" and customers[0].created == BASE + CUSTOMERS - 1
+    assert customers[0].currency == "EUR"
+    assert customers[0].created_at == _at(BASE + CUSTOMERS - 1)
     assert (await counts(sim)) == {"GET /v1/customers": 3}
 
 
 async def test_get_and_batch_customers(billing: BillingClient, sim: httpx.AsyncClient) -> None:
     one = await billing.get_customer("cus_00007")
-    assert one.name == "Customer 7" and one.metadata == {"crm_account_id": "001000000000000007"}
+    assert one.name == "Customer 7" and one.crm_account_id == "001000000000000007"
     with pytest.raises(SourceNotFound) as info:
         await billing.get_customer("cus_missing")
     assert info.value.vendor_code == "resource_missing" and info.value.status == 404
@@ -180,10 +185,12 @@ async def test_subscriptions_for_50_customers_one_list_each_concurrently(
     assert list(found) == ids
     assert [len(found[i]) for i in ids[:4]] == [1, 2, 1, 2]  # status=all keeps canceled
     sub = found["cus_00001"][0]
-    assert isinstance(sub, Subscription) and sub.customer == "cus_00001"
+    assert isinstance(sub, Subscription) and sub.customer_id == "cus_00001"
     assert sub.contract_id == "800000000000000001" and sub.contract_version == 2
-    assert sub.recurring_amount == 3 * 1250 + 999
-    assert sub.items[0].price.interval == "month" and sub.items[0].price.interval_count == 1
+    assert sub.recurring_amount == Money(Decimal("47.49"), "EUR")  # 3 x 12.50 + 9.99
+    assert sub.items[0].interval == "month" and sub.items[0].interval_count == 1
+    assert sub.items[0].unit_price == Money(Decimal("12.50"), "EUR")
+    assert sub.current_period_end == _at(BASE + 86400 * 30)
 
 
 async def test_subscriptions_status_filter_and_customers_without_any(
@@ -192,7 +199,7 @@ async def test_subscriptions_status_filter_and_customers_without_any(
     found = await billing.subscriptions_for_customers(
         ["cus_00001", "cus_00200"], status="active"
     )
-    assert [s.status for s in found["cus_00001"]] == ["active"]
+    assert [s.status for s in found["cus_00001"]] == [SubscriptionStatus.ACTIVE]
     assert found["cus_00200"] == []
 
 
@@ -209,9 +216,14 @@ async def test_invoices_for_customers_with_filters(
     )
     assert [i.id for i in window["cus_00003"]] == ["in_00003_1"]
     invoice = opened["cus_00003"][0]
-    assert isinstance(invoice, Invoice) and invoice.finalized_at == BASE + 60
-    assert invoice.lines[0].period_start == BASE and invoice.lines_has_more is False
-    assert (await counts(sim)) == {"GET /v1/invoices": 5}
+    assert isinstance(invoice, Invoice) and invoice.finalized_at == _at(BASE + 60)
+    assert invoice.lines[0].period_start == _at(BASE) and invoice.lines_has_more is False
+    assert invoice.status is InvoiceStatus.OPEN
+    dated = await billing.invoices_for_customers(
+        ["cus_00003"], created_gte=_at(BASE + 86400), created_lte=_at(BASE + 86400)
+    )
+    assert [i.id for i in dated["cus_00003"]] == ["in_00003_1"]
+    assert (await counts(sim)) == {"GET /v1/invoices": 6}
 
 
 async def test_invoice_lines_all_pages(billing: BillingClient, sim: httpx.AsyncClient) -> None:
@@ -361,9 +373,9 @@ async def test_write_flow_customer_subscription_invoice(billing: BillingClient) 
         "name": "Flow AG", "email": "flow@example.com", "currency": "EUR",
         "metadata": {"crm_account_id": "001FLOW", "segment": "SMB"},
     })
-    assert customer.currency == "eur" and customer.crm_account_id == "001FLOW"
+    assert customer.currency == "EUR" and customer.crm_account_id == "001FLOW"
     customer = await billing.update_customer(customer.id, {"metadata": {"segment": ""}})
-    assert customer.metadata == {"crm_account_id": "001FLOW"}
+    assert customer.crm_account_id == "001FLOW"
     sub = await billing.create_subscription({
         "customer": customer.id,
         "items": [
@@ -374,15 +386,15 @@ async def test_write_flow_customer_subscription_invoice(billing: BillingClient) 
         "metadata": {"contract_id": "800FLOW", "contract_version": 1},
     })
     assert sub.status == "active" and sub.contract_version == 1
-    assert sub.recurring_amount == 2 * 4000 + 999
-    assert sub.items[0].price.interval == "year"
+    assert sub.recurring_amount == Money.from_minor(2 * 4000 + 999, "EUR")
+    assert sub.items[0].interval == "year"
     sub = await billing.update_subscription(sub.id, {
         "items": [{"id": sub.items[0].id, "quantity": 3}],
         "metadata": {"contract_version": "2"},
         "pause_collection": {"behavior": "keep_as_draft"},
     })
     assert sub.status == "paused" and sub.contract_version == 2
-    assert sub.recurring_amount == 3 * 4000 + 999
+    assert sub.recurring_amount == Money.from_minor(3 * 4000 + 999, "EUR")
     sub = await billing.update_subscription(sub.id, {"pause_collection": ""})
     assert sub.status == "active"
 
@@ -390,9 +402,9 @@ async def test_write_flow_customer_subscription_invoice(billing: BillingClient) 
         {"customer": customer.id, "subscription": sub.id, "metadata": {"flow": "f-1"}},
         idempotency_key="f-1:invoice",
     )
-    assert draft.status == "draft" and draft.total == 3 * 4000 + 999
-    assert draft.number is None and draft.subscription == sub.id
-    assert [line.amount for line in draft.lines] == [12000, 999]
+    assert draft.status == "draft" and draft.total == Money.from_minor(3 * 4000 + 999, "EUR")
+    assert draft.number is None and draft.subscription_id == sub.id
+    assert [line.amount.to_minor() for line in draft.lines] == [12000, 999]
     opened = await billing.finalize_invoice(draft.id, idempotency_key="f-1:finalize")
     assert opened.status == "open" and opened.number is not None and opened.finalized_at
     again = await billing.finalize_invoice(draft.id, idempotency_key="f-1:finalize")
@@ -401,7 +413,8 @@ async def test_write_flow_customer_subscription_invoice(billing: BillingClient) 
         await billing.finalize_invoice(draft.id)
     assert refused.value.vendor_code == "invoice_not_editable"
     paid = await billing.pay_invoice(draft.id)
-    assert paid.status == "paid" and paid.paid_at is not None and paid.amount_remaining == 0
+    assert paid.status == "paid" and paid.paid_at is not None
+    assert paid.amount_remaining == Money.zero("EUR")
 
     other = await billing.create_invoice({"customer": customer.id, "subscription": sub.id})
     await billing.finalize_invoice(other.id)
@@ -441,18 +454,86 @@ def test_form_encoding_of_nested_params() -> None:
         encode({"unit_amount": 12.5})
 
 
-def test_models_read_expanded_references_and_flatten() -> None:
-    invoice = Invoice.model_validate({
-        "id": "in_1", "customer": {"id": "cus_1", "object": "customer"}, "subscription": None,
-        "status": "paid", "currency": "usd", "subtotal": 5, "total": 5, "amount_due": 5,
-        "amount_paid": 5, "amount_remaining": 0, "created": 1,
-        "status_transitions": {"finalized_at": 2, "paid_at": 3},
-        "lines": {"object": "list", "data": [], "has_more": True}, "metadata": None,
-    })
-    assert (invoice.customer, invoice.finalized_at, invoice.paid_at) == ("cus_1", 2, 3)
-    assert invoice.lines_has_more is True and invoice.metadata == {}
-    sub = Subscription.model_validate({
-        "id": "sub_1", "customer": "cus_1", "status": "active", "currency": "usd",
-        "created": 1, "items": {"data": []}, "metadata": {"contract_version": "v2"},
-    })
-    assert sub.contract_version is None and sub.recurring_amount == 0
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _mock(handler: Any) -> BillingClient:
+    config = SourceConfig(System.BILLING, "https://api.stripe.test", TOKEN, max_retries=0)
+    return BillingClient(config, transport=httpx.MockTransport(handler))
+
+
+async def test_expanded_references_and_nested_shapes_become_plain_fields() -> None:
+    bodies: dict[str, Any] = {
+        "/v1/invoices/in_1": {
+            "id": "in_1", "customer": {"id": "cus_1", "object": "customer"},
+            "subscription": None, "status": "paid", "currency": "jpy", "subtotal": 5,
+            "total": 5, "amount_due": 5, "amount_paid": 5, "amount_remaining": 0,
+            "created": 1, "due_date": 86400 * 3 - 1,
+            "status_transitions": {"finalized_at": 2, "paid_at": 3},
+            "lines": {"object": "list", "data": [], "has_more": True}, "metadata": None,
+        },
+        "/v1/subscriptions/sub_1": {
+            "id": "sub_1", "customer": "cus_1", "status": "active", "currency": "usd",
+            "created": 1, "items": {"data": []}, "metadata": {"contract_version": "v2"},
+        },
+    }  # fmt: skip
+    async with _mock(lambda request: httpx.Response(200, json=bodies[request.url.path])) as c:
+        invoice = await c.get_invoice("in_1")
+        sub = await c.get_subscription("sub_1")
+    assert (invoice.customer_id, invoice.finalized_at, invoice.paid_at) == ("cus_1", _at(2), _at(3))
+    assert invoice.total == Money(Decimal(5), "JPY") and invoice.lines_has_more is True
+    assert str(invoice.due_date) == "1970-01-03"
+    assert sub.contract_version is None and sub.recurring_amount == Money.zero("USD")
+
+
+async def test_a_body_that_does_not_match_the_wire_model_is_a_source_error() -> None:
+    """Missing fields, an unknown status, a list that is not one: named as BILLING's."""
+    bodies: dict[str, Any] = {
+        "/v1/customers/cus_1": {"id": "cus_1", "name": "No created"},
+        "/v1/subscriptions/sub_1": {
+            "id": "sub_1", "customer": "cus_1", "status": "resting", "currency": "usd",
+            "created": 1,
+        },
+        "/v1/invoices": {"object": "list", "data": {"not": "a list"}, "has_more": False},
+    }  # fmt: skip
+    async with _mock(lambda request: httpx.Response(200, json=bodies[request.url.path])) as c:
+        failures: list[SourceError] = []
+        for call in (
+            c.get_customer("cus_1"),
+            c.get_subscription("sub_1"),
+            c.invoices_for_customers(["cus_1"]),
+        ):
+            with pytest.raises(SourceResponseError) as caught:
+                await call
+            failures.append(caught.value)
+    assert all(e.system is System.BILLING and not e.retryable for e in failures)
+    assert "customer" in failures[0].message and "created" in failures[0].message
+    assert "resting" in failures[1].message
+    assert c.health.requests == 3  # a malformed answer is not retried
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (400, {"type": "idempotency_error", "message": "m"}, SourceConflict),
+        (400, {"type": "invalid_request_error", "code": "resource_missing"}, SourceNotFound),
+        (404, {"type": "invalid_request_error", "code": "resource_missing"}, SourceNotFound),
+        (401, {"type": "authentication_error"}, SourceAuthError),
+        (402, {"type": "card_error", "code": "card_declined"}, SourceRequestError),
+        (409, {"type": "invalid_request_error", "code": "lock_timeout"}, SourceConflict),
+        (429, {"type": "rate_limit_error"}, SourceServerError),
+        (500, {"type": "api_error"}, SourceServerError),
+        (503, {"type": "api_error"}, SourceUnavailable),
+    ],
+)
+async def test_error_table_then_status(
+    status: int, error: dict[str, str], expected: type[SourceError]
+) -> None:
+    async with _mock(lambda request: httpx.Response(status, json={"error": error})) as c:
+        with pytest.raises(SourceError) as caught:
+            await c.get_customer("cus_1")
+    assert type(caught.value) is expected
+    assert caught.value.vendor_code == error.get("code", error["type"])
+    if expected is SourceAuthError:
+        assert "REVGRAPH_BILLING_TOKEN" not in caught.value.message  # no env var configured

@@ -10,9 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.money import Money
+from domain.records import Contract, ContractStatus
 from sources.base import SourceConfig
 from sources.contracts import ContractsClient
-from sources.errors import SourceConflict, SourceNotFound, SourceRequestError, SourceServerError
+from sources.errors import (
+    SourceConflict,
+    SourceNotFound,
+    SourceRequestError,
+    SourceResponseError,
+    SourceServerError,
+)
 from sources.systems import System
 from tests.conftest import StartSimulators
 from tests.simulators.test_contracts import (
@@ -61,24 +69,24 @@ async def requests_by_route(sim: httpx.AsyncClient) -> dict[str, int]:
 
 async def test_get_contract_reads_money_as_exact_decimals(client: ContractsClient) -> None:
     contract = await client.get_contract(contract_id(21))  # amended, Annual, 24 months
-    assert contract.model_dump() == {
-        "id": contract_id(21),
-        "number": "C-1021",
-        "account_id": parent_id(11),
-        "status": "Activated",
-        "start_date": date(2026, 1, 1),
-        "end_date": date(2027, 12, 31),
-        "term_months": 24,
-        "currency": "USD",
-        "version": 2,
-        "billing_frequency": "Annual",
-        "total_value": Decimal("274.08"),  # (3 x 12.35 + 99.99) x 2 years
-        "activated_date": datetime(2026, 1, 1, 9, tzinfo=UTC),
-        "terminated_date": None,
-        "renewal_of": None,
-        "last_modified_date": datetime(2026, 1, 1, 9, tzinfo=UTC),
-    }
-    assert isinstance(contract.total_value, Decimal)
+    assert contract == Contract(
+        id=contract_id(21),
+        number="C-1021",
+        account_id=parent_id(11),
+        status=ContractStatus.ACTIVATED,
+        start_date=date(2026, 1, 1),
+        end_date=date(2027, 12, 31),
+        term_months=24,
+        currency="USD",
+        version=2,
+        billing_frequency="Annual",
+        total_value=Money(Decimal("274.08"), "USD"),  # (3 x 12.35 + 99.99) x 2 years
+        activated_at=datetime(2026, 1, 1, 9, tzinfo=UTC),
+        terminated_on=None,
+        renewal_of=None,
+        updated_at=datetime(2026, 1, 1, 9, tzinfo=UTC),
+    )
+    assert isinstance(contract.total_value.amount, Decimal)
     with pytest.raises(SourceNotFound) as caught:
         await client.get_contract(sf_id("800", 5555))
     assert caught.value.vendor_code == "NOT_FOUND"
@@ -91,7 +99,7 @@ async def test_contracts_by_ids_one_request_for_50(
     found = await client.contracts_by_ids(ids)
     assert list(found) == ids[:-1]
     assert found[contract_id(4)].status == "Terminated"
-    assert found[contract_id(4)].terminated_date == date(2026, 6, 30)
+    assert found[contract_id(4)].terminated_on == date(2026, 6, 30)
     assert await requests_by_route(sim) == {f"GET {API}/composite/sobjects/{{sobject}}": 1}
 
 
@@ -175,9 +183,9 @@ async def test_lifecycle_through_status_updates(client: ContractsClient) -> None
     assert caught.value.vendor_code == "FIELD_INTEGRITY_EXCEPTION"
     await client.update_contract(new_id, {"Status": "InApproval"})
     await client.update_contract(new_id, {"Status": "Activated"})
-    await client.update_contract(new_id, {"Status": "Activated"})  # a retried PATCH is harmless
+    await client.update_contract(new_id, {"Status": "Activated"})  # setting it again is harmless
     activated = await client.get_contract(new_id)
-    assert activated.status == "Activated" and activated.activated_date is not None
+    assert activated.status is ContractStatus.ACTIVATED and activated.activated_at is not None
     versions = await client.versions_by_contract_ids([new_id])
     assert [(v.version, v.reason) for v in versions[new_id]] == [(1, "Initial")]
     with pytest.raises(SourceNotFound):
@@ -194,7 +202,7 @@ async def test_amendment_bumps_version_and_total(client: ContractsClient) -> Non
                 "Quantity": 4, "UnitPrice": Decimal("12.35")}],
         expected_version=1,
     )
-    assert amended.version == 2 and amended.total_value == Decimal("592.80")
+    assert amended.version == 2 and amended.total_value == Money(Decimal("592.80"), "USD")
     assert (await client.get_contract(target)).version == 2
     lines = (await client.lines_by_contract_ids([target]))[target]
     assert [(x.version, x.quantity) for x in lines if x.version == 2] == [(2, 4)]
@@ -232,3 +240,25 @@ async def test_amendment_refusals(client: ContractsClient) -> None:
             contract_id(23), reason="Upsell", effective_date=date(2026, 2, 1), lines=[]
         )
     assert caught.value.vendor_code == "INVALID_INPUT" and "(fields: lines)" in str(caught.value)
+
+
+async def test_an_unknown_status_is_a_source_error_naming_the_system() -> None:
+    """A status the domain does not know (a new picklist value) is not silently kept."""
+    record = {
+        "Id": contract_id(1), "ContractNumber": "C-1001", "AccountId": parent_id(1),
+        "Status": "Suspended", "CurrencyIsoCode": "USD", "TotalValue__c": 10,
+    }  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/query"):
+            return httpx.Response(200, json={"done": True, "records": [{"Id": 7}]})
+        return httpx.Response(200, json=record)
+
+    config = SourceConfig(System.CONTRACTS, "https://contracts.test", TOKEN, max_retries=0)
+    async with ContractsClient(config, transport=httpx.MockTransport(handler)) as mock:
+        with pytest.raises(SourceResponseError) as status:
+            await mock.get_contract(contract_id(1))
+        with pytest.raises(SourceResponseError) as shape:
+            await mock.lines_by_contract_ids([contract_id(1)])
+    assert status.value.system is System.CONTRACTS and "Suspended" in status.value.message
+    assert "ContractLineItem" in shape.value.message

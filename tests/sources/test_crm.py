@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.records import Customer
+from resolvers.errors import source_error_code
 from sources.base import SourceConfig
 from sources.correlation import set_correlation_id
 from sources.crm import CrmClient
@@ -17,6 +19,7 @@ from sources.errors import (
     SourceAuthError,
     SourceNotFound,
     SourceRequestError,
+    SourceResponseError,
     SourceServerError,
     SourceTimeout,
     SourceUnavailable,
@@ -87,20 +90,21 @@ async def stats(sim: httpx.AsyncClient) -> dict[str, Any]:
 # -- reads ---------------------------------------------------------------------------
 
 
-async def test_get_account_reads_the_wire_model(crm: CrmClient) -> None:
+async def test_get_account_returns_the_domain_customer(crm: CrmClient) -> None:
     account = await crm.get_account(child_id(3, 2))
-    assert account.model_dump() == {
-        "id": child_id(3, 2),
-        "name": "Umbrella Holdings 003 Unit 2",
-        "parent_id": parent_id(3),
-        "currency": "GBP",
-        "segment": "SMB",
-        "billing_email": "billing5@example.com",
-        "type": "Customer",
-        "industry": "Software",
-        "created_date": datetime(2026, 1, 6, 12, tzinfo=UTC),
-        "last_modified_date": datetime(2026, 1, 6, 12, tzinfo=UTC),
-    }
+    assert account == Customer(
+        id=child_id(3, 2),
+        name="Umbrella Holdings 003 Unit 2",
+        parent_id=parent_id(3),
+        currency="GBP",
+        segment="SMB",
+        billing_email="billing5@example.com",
+        type="Customer",
+        industry="Software",
+        created_at=datetime(2026, 1, 6, 12, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 6, 12, tzinfo=UTC),
+    )
+    assert account.created_at is not None and account.created_at.tzinfo is UTC
 
 
 async def test_missing_account_is_not_found_with_vendor_code(
@@ -312,12 +316,12 @@ async def test_create_and_update_round_trip(crm: CrmClient) -> None:
     )
     created = await crm.get_account(new_id)
     assert (created.name, created.parent_id, created.currency) == ("Newco", parent_id(5), "EUR")
-    assert created.created_date is not None
+    assert created.created_at is not None
     await crm.update_account(new_id, {"Name": "Newco Ltd", "Segment__c": "SMB"})
     updated = await crm.get_account(new_id)
     assert (updated.name, updated.segment) == ("Newco Ltd", "SMB")
-    assert updated.last_modified_date is not None and updated.last_modified_date >= (
-        created.last_modified_date or updated.last_modified_date
+    assert updated.updated_at is not None and updated.updated_at >= (
+        created.updated_at or updated.updated_at
     )
     children = await crm.children_by_parent_ids([parent_id(5)])
     assert new_id in [c.id for c in children[parent_id(5)]]
@@ -373,7 +377,7 @@ async def test_request_limit_403_is_retryable_not_an_auth_error() -> None:
     assert caught.value.retryable and caught.value.vendor_code == "REQUEST_LIMIT_EXCEEDED"
 
 
-async def test_malformed_success_answers_are_server_errors() -> None:
+async def test_malformed_success_answers_are_source_errors() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/composite/sobjects/Account"):
             return httpx.Response(200, json=[None])  # one answer for two ids
@@ -385,13 +389,44 @@ async def test_malformed_success_answers_are_server_errors() -> None:
         return httpx.Response(200, text="<html>maintenance</html>")
 
     async with mock_client(handler) as client:
-        with pytest.raises(SourceServerError) as caught:
+        with pytest.raises(SourceServerError) as caught:  # not JSON: maybe a proxy's blip
             await client.get_account(parent_id(1))
         assert caught.value.vendor_code == "INVALID_RESPONSE"
-        with pytest.raises(SourceServerError):
+        with pytest.raises(SourceResponseError):  # JSON, but not the promised shape
             await client.accounts_by_ids([parent_id(1), parent_id(2)])
-        with pytest.raises(SourceServerError) as caught:
+        with pytest.raises(SourceResponseError) as shape:
             await client.all_accounts()
-        assert "nextRecordsUrl" in caught.value.message
+        assert "nextRecordsUrl" in shape.value.message
         # One request each: a 200 with a broken body is not retried.
         assert client.health.requests == 3
+
+
+async def test_a_record_that_does_not_match_the_wire_model_is_a_source_error() -> None:
+    """An Account without Name (a vendor change, a broken proxy) names the CRM."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"Id": parent_id(1), "CurrencyIsoCode": "USD"})
+
+    async with mock_client(handler) as client:
+        with pytest.raises(SourceResponseError) as caught:
+            await client.get_account(parent_id(1))
+    error = caught.value
+    assert error.system is System.CRM and not error.retryable
+    assert source_error_code(error) == "SOURCE_ERROR"
+    assert "Account" in error.message and "Name" in error.message
+    assert client.health.requests == 1
+
+
+async def test_a_patch_is_never_retried() -> None:
+    methods: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append(request.method)
+        return httpx.Response(503, json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "x"}])
+
+    async with mock_client(handler) as client:
+        with pytest.raises(SourceUnavailable):
+            await client.update_account(parent_id(1), {"Name": "Renamed"})
+        with pytest.raises(SourceUnavailable):
+            await client.get_account(parent_id(1))
+    assert methods == ["PATCH", "GET", "GET", "GET"]  # reads retried, the PATCH not

@@ -17,23 +17,19 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.money import Money
+from domain.records import ErpCustomer
 from sources.base import SourceConfig
-from sources.erp import (
-    ArPosting,
-    ErpClient,
-    ErpCustomer,
-    JournalEntry,
-    RevenueSchedule,
-    RevenueScheduleLine,
-)
+from sources.erp import ErpClient
 from sources.erp.client import IN_CHUNK
-from sources.erp.models import ErpModel
 from sources.errors import (
     PermanentSourceError,
     SourceAuthError,
     SourceConflict,
+    SourceError,
     SourceNotFound,
     SourceRequestError,
+    SourceResponseError,
     SourceServerError,
     SourceTimeout,
     SourceUnavailable,
@@ -234,8 +230,8 @@ async def test_upsert_is_idempotent_and_retried(erp: ErpClient, sim: httpx.Async
     count = await erp.suiteql("SELECT COUNT(*) AS n FROM invoice WHERE externalid = 'in_adapter_1'")
     assert count == [{"n": 1}]
     posted = await erp.postings_by_invoice_ids(["in_adapter_1"])
-    assert posted["in_adapter_1"].total == Decimal("1000")
-    assert posted["in_adapter_1"].amount_remaining == Decimal("1234.56")
+    assert posted["in_adapter_1"].total == Money(Decimal("1000"), "EUR")
+    assert posted["in_adapter_1"].amount_remaining == Money(Decimal("1234.56"), "EUR")
     await sim.post("/_sim/faults", json={"error_rate": 1.0})
     await sim.delete("/_sim/stats")
     with pytest.raises(SourceServerError):
@@ -247,7 +243,7 @@ async def test_update_record_patches_fields(erp: ErpClient, sim: httpx.AsyncClie
     await erp.update_record("customer", f"eid:{crm_account_id(6)}", {"email": "billing@six.test"})
     customers = await erp.customers_by_external_ids([crm_account_id(6)])
     assert customers[crm_account_id(6)].email == "billing@six.test"
-    assert customers[crm_account_id(6)].company_name == "Customer 6"
+    assert customers[crm_account_id(6)].name == "Customer 6"
     with pytest.raises(SourceNotFound):
         await erp.update_record("customer", "999999", {"email": "x@example.com"})
     await sim.post("/_sim/faults", json={"error_rate": 1.0})
@@ -266,8 +262,10 @@ async def test_recognizing_a_line_moves_the_schedule_totals(erp: ErpClient) -> N
         "customrecord_rg_revsched_line", pending.id, {"custrecord_rg_recognized": True}
     )
     (after, *_) = (await erp.schedules_by_contract_ids([contract]))[contract]
-    assert after.recognized_total == schedule.recognized_total + pending.amount
-    assert after.deferred_total == schedule.deferred_total - pending.amount
+    assert schedule.recognized and schedule.deferred and schedule.currency
+    moved = Money.exact(pending.amount, schedule.currency)
+    assert after.recognized == schedule.recognized + moved
+    assert after.deferred == schedule.deferred - moved
 
 
 # --- batch reads: one request per (source, hop) ----------------------------------
@@ -357,67 +355,130 @@ async def test_all_customers(erp: ErpClient) -> None:
 # --- models ----------------------------------------------------------------
 
 
-async def test_models_read_records_and_rows_alike(erp: ErpClient) -> None:
-    row_of: dict[str, tuple[str, type[ErpModel]]] = {
-        "customer": ("10", ErpCustomer),
-        "invoice": ("8", ArPosting),
-        "customrecord_rg_revsched": ("3", RevenueSchedule),
-        "customrecord_rg_revsched_line": ("30", RevenueScheduleLine),
-    }
-    for record_type, (record_id, model) in row_of.items():
-        record = await erp.get_record(record_type, record_id)
-        (row,) = await erp.suiteql(f"SELECT * FROM {record_type} WHERE id = {record_id}")
-        assert model.from_record(record) == model.from_suiteql(row), record_type
+async def test_records_and_rows_read_alike(erp: ErpClient) -> None:
+    """A REST record (camelCase, references as objects) and a SuiteQL row (lower case,
+    references as ids) of one record give the same domain record."""
+    assert await erp.get_customer("10") == (await erp.customers_by_ids(["10"]))["10"]
+    assert await erp.get_posting("8") == (await erp.postings_by_ids(["8"]))["8"]
+    assert await erp.get_schedule("3") == (await erp.schedules_by_ids(["3"]))["3"]
+    line = await erp.get_schedule_line("30")
+    assert line in (await erp.schedule_lines_by_schedule_ids([line.schedule_id]))[line.schedule_id]
 
-    customer = ErpCustomer.from_suiteql(
-        (await erp.suiteql("SELECT * FROM customer WHERE id = 14"))[0]
-    )
+    customer = (await erp.customers_by_ids(["14"]))["14"]
     assert customer == ErpCustomer(
         id="14",
         external_id=crm_account_id(14),
         entity_id="CUST-00014",
-        company_name="Customer 14",
+        name="Customer 14",
         email="ap14@example.com",
         currency="EUR",
         parent_id=None,
-        is_inactive=True,
+        inactive=True,
     )
     posting = (await erp.postings_by_invoice_ids([invoice_id(2, 2)]))[invoice_id(2, 2)]
-    assert posting.total == Decimal("200.10") and posting.amount_remaining == Decimal(0)
+    assert posting.total == Money(Decimal("200.10"), "EUR")
+    assert posting.amount_remaining == Money.zero("EUR")
     assert (posting.customer_id, posting.currency, posting.status) == ("2", "EUR", "Paid In Full")
-    assert posting.tran_date == date(2026, 2, 1) and posting.tran_id == "RG-000008"
-    schedule = RevenueSchedule.from_record(await erp.get_record("customrecord_rg_revsched", "3"))
+    assert posting.posted_on == date(2026, 2, 1) and posting.number == "RG-000008"
+    schedule = await erp.get_schedule("3")
     # Customer 2's version 1: 25 lines of 10.25, the first 12 recognized.
-    assert (schedule.total, schedule.recognized_total) == (Decimal("256.25"), Decimal("123"))
-    assert schedule.deferred_total == Decimal("133.25")
+    assert schedule.currency is not None
+    assert (schedule.total, schedule.recognized) == (
+        Money.exact(Decimal("256.25"), schedule.currency),
+        Money.exact(Decimal("123"), schedule.currency),
+    )
+    assert schedule.deferred == Money.exact(Decimal("133.25"), schedule.currency)
     assert (schedule.start, schedule.end) == (date(2026, 1, 1), date(2027, 12, 31))
 
 
-def test_models_parse_netsuite_habits() -> None:
-    line = RevenueScheduleLine.from_suiteql(
+async def test_netsuite_habits_are_read() -> None:
+    """Floats, ``'T'``/``'F'``, ``M/D/YYYY`` dates, references and sublists."""
+    bodies: dict[str, Any] = {
+        "/services/rest/record/v1/customer/5": {
+            "id": "5", "parent": {"id": "1", "refName": "Parent Co"},
+            "currency": {"id": "1", "refName": "usd"}, "isInactive": False,
+            "links": [{"rel": "self", "href": "x"}],
+        },
+        "/services/rest/record/v1/journalentry/9": {
+            "id": "9", "externalId": "je-9", "tranDate": "2026-01-31T00:00:00Z",
+            "currency": {"refName": "USD"},
+            "line": {"items": [{"account": {"id": "2400"}, "debit": 10.5, "credit": None},
+                               {"account": {"id": "4000"}, "credit": 10.50}]},
+        },
+    }  # fmt: skip
+    rows = [
         {"id": 7, "custrecord_rg_schedule": "3", "custrecord_rg_period": "2026-01",
-         "custrecord_rg_amount": 0.1, "custrecord_rg_recognized": "F"}
-    )  # fmt: skip
-    assert line.id == "7" and line.amount == Decimal("0.1") and line.recognized is False
-    posting = ArPosting.from_suiteql({"id": "1", "trandate": "1/31/2026"})
-    assert posting.tran_date == date(2026, 1, 31) and posting.total == Decimal(0)
-    customer = ErpCustomer.from_record(
-        {"id": "5", "parent": {"id": "1", "refName": "Parent Co"},
-         "currency": {"id": "1", "refName": "USD"}, "isInactive": False,
-         "links": [{"rel": "self", "href": "x"}]}
-    )  # fmt: skip
-    assert (customer.parent_id, customer.currency, customer.is_inactive) == ("1", "USD", False)
-    entry = JournalEntry.from_record(
-        {"id": "9", "externalId": "je-9", "tranDate": "2026-01-31T00:00:00Z",
-         "currency": {"refName": "USD"},
-         "line": {"items": [{"account": {"id": "2400"}, "debit": 10.5, "credit": None},
-                            {"account": {"id": "4000"}, "credit": Decimal("10.50")}]}}
-    )  # fmt: skip
-    assert entry.tran_date == date(2026, 1, 31) and entry.currency == "USD"
-    assert [(x.account_id, x.debit, x.credit) for x in entry.lines] == [
-        ("2400", Decimal("10.5"), None), ("4000", None, Decimal("10.50")),
+         "custrecord_rg_amount": 0.1, "custrecord_rg_recognized": "F"},
+        {"id": "1", "trandate": "1/31/2026", "entity": "2"},
     ]  # fmt: skip
-    assert JournalEntry.from_suiteql({"id": "9", "memo": "m"}).lines == []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/suiteql"):
+            table = json.loads(request.content)["q"].split(" FROM ")[1].split()[0]
+            row = rows[0] if table == "customrecord_rg_revsched_line" else rows[1]
+            return httpx.Response(200, json={"items": [row], "hasMore": False})
+        return httpx.Response(200, json=bodies[request.url.path])
+
+    async with _mock_client(handler) as client:
+        [line] = (await client.schedule_lines_by_schedule_ids(["3"]))["3"]
+        posting = (await client.postings_by_customer_ids(["2"]))["2"][0]
+        customer = await client.get_customer("5")
+        entry = await client.get_journal_entry("9")
+    assert line.id == "7" and line.amount == Decimal("0.1") and line.recognized is False
+    assert posting.posted_on == date(2026, 1, 31)
+    assert posting.total is None  # no currency: an amount would be a guess
+    assert (customer.parent_id, customer.currency, customer.inactive) == ("1", "USD", False)
+    assert entry.posted_on == date(2026, 1, 31) and entry.currency == "USD"
+    assert [(x.account_id, x.debit, x.credit) for x in entry.lines] == [
+        ("2400", Money(Decimal("10.50"), "USD"), None),
+        ("4000", None, Money(Decimal("10.50"), "USD")),
+    ]
+
+
+async def test_a_row_that_does_not_match_the_wire_model_is_a_source_error() -> None:
+    """A schedule row without its contract (or an answer that is not a page) names the ERP."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        q = json.loads(request.content)["q"]
+        if "customrecord_rg_revsched " in q + " ":
+            return httpx.Response(200, json={"items": [{"id": "1"}], "hasMore": False})
+        return httpx.Response(200, json={"items": "nothing", "hasMore": False})
+
+    async with _mock_client(handler, max_retries=0) as client:
+        with pytest.raises(SourceResponseError) as row:
+            await client.schedules_by_ids(["1"])
+        with pytest.raises(SourceResponseError) as page:
+            await client.customers_by_ids(["1"])
+    assert row.value.system is System.ERP and "revenue schedule" in row.value.message
+    assert "custrecord_rg_contract" in row.value.message
+    assert page.value.system is System.ERP and "items" in page.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (400, "NONEXISTENT_ID", SourceNotFound),
+        (404, "SOMETHING_ELSE", SourceNotFound),
+        (401, "INVALID_LOGIN", SourceAuthError),
+        (400, "DUP_RCRD", SourceConflict),
+        (400, "RCRD_HAS_BEEN_CHANGED", SourceConflict),
+        (400, "INVALID_VALUE", SourceRequestError),
+        (429, "SSS_REQUEST_LIMIT_EXCEEDED", SourceServerError),
+        (500, "UNEXPECTED_ERROR", SourceServerError),
+        (503, "SERVICE_UNAVAILABLE", SourceUnavailable),
+    ],
+)
+async def test_error_table_then_status(
+    status: int, code: str, expected: type[SourceError]
+) -> None:
+    body = {"status": status, "o:errorDetails": [{"detail": "said", "o:errorCode": code}]}
+    async with _mock_client(
+        lambda request: httpx.Response(status, json=body), max_retries=0
+    ) as client:
+        with pytest.raises(SourceError) as caught:
+            await client.get_record("customer", "1")
+    assert type(caught.value) is expected
+    assert (caught.value.vendor_code, caught.value.message) == (code, "said")
 
 
 # --- edge cases the simulator never produces ------------------------------------

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from store.crosswalk import (
-    CrosswalkEntry,
-    CrosswalkRepository,
-    CrosswalkRun,
-    LinkProblem,
-    LinkStatus,
-)
+from domain.crosswalk_types import CrosswalkEntry, CrosswalkRun, LinkProblem, LinkStatus
+from store.crosswalk import CrosswalkRepository
 
 
 def linked(n: int) -> CrosswalkEntry:

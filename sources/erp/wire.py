@@ -11,7 +11,9 @@ NetSuite shows one record two ways, and every model reads both:
 
 Field aliases (``validation_alias``, so constructors and type checkers keep the
 Python names) are the REST field names. Money is :class:`~decimal.Decimal`,
-parsed from the text of the number (never through a binary float).
+parsed from the text of the number (never through a binary float), until
+``to_domain`` turns each model into its :mod:`domain.records` record. Private to
+:mod:`sources.erp`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from domain import records
+from domain.money import Money as DomainMoney
 
-def _money(value: Any) -> Any:
+
+def _decimal_text(value: Any) -> Any:
     # A float has already lost the vendor's text; its repr is the shortest string
     # that reads back to it, which for 2-decimal amounts is that amount.
     return str(value) if isinstance(value, float) else value
@@ -48,7 +53,7 @@ def _ns_date(value: Any) -> Any:
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_money)]
+Amount = Annotated[Decimal, BeforeValidator(_decimal_text)]
 NsBool = Annotated[bool, BeforeValidator(_ns_bool)]
 NsDate = Annotated[date | None, BeforeValidator(_ns_date)]
 
@@ -106,6 +111,18 @@ class ErpCustomer(ErpModel):
     parent_id: str | None = Field(None, validation_alias="parent")
     is_inactive: NsBool = Field(False, validation_alias="isInactive")
 
+    def to_domain(self) -> records.ErpCustomer:
+        return records.ErpCustomer(
+            id=self.id,
+            external_id=self.external_id,
+            entity_id=self.entity_id,
+            name=self.company_name,
+            email=self.email,
+            currency=_code(self.currency),
+            parent_id=self.parent_id,
+            inactive=self.is_inactive,
+        )
+
 
 class ArPosting(ErpModel):
     """The AR posting (NetSuite invoice) of a Stripe invoice, its ``external_id``.
@@ -121,10 +138,24 @@ class ArPosting(ErpModel):
     tran_id: str | None = Field(None, validation_alias="tranId")
     customer_id: str | None = Field(None, validation_alias="entity")
     currency: str | None = None
-    total: Money = Decimal(0)
-    amount_remaining: Money | None = Field(None, validation_alias="amountRemaining")
+    total: Amount = Decimal(0)
+    amount_remaining: Amount | None = Field(None, validation_alias="amountRemaining")
     tran_date: NsDate = Field(None, validation_alias="tranDate")
     status: str | None = None
+
+    def to_domain(self) -> records.ArPosting:
+        currency = _code(self.currency)
+        return records.ArPosting(
+            id=self.id,
+            external_id=self.external_id,
+            number=self.tran_id,
+            customer_id=self.customer_id,
+            currency=currency,
+            total=_money(self.total, currency),
+            amount_remaining=_money(self.amount_remaining, currency),
+            posted_on=self.tran_date,
+            status=self.status,
+        )
 
 
 class RevenueSchedule(ErpModel):
@@ -138,8 +169,8 @@ class RevenueSchedule(ErpModel):
     contract_id: str = Field(validation_alias="custrecord_rg_contract")
     contract_version: int = Field(validation_alias="custrecord_rg_contract_version")
     customer_id: str | None = Field(None, validation_alias="custrecord_rg_customer")
-    total: Money = Field(Decimal(0), validation_alias="custrecord_rg_total")
-    recognized_total: Money = Field(Decimal(0), validation_alias="custrecord_rg_recognized_total")
+    total: Amount = Field(Decimal(0), validation_alias="custrecord_rg_total")
+    recognized_total: Amount = Field(Decimal(0), validation_alias="custrecord_rg_recognized_total")
     currency: str | None = None
     start: NsDate = Field(None, validation_alias="custrecord_rg_start")
     end: NsDate = Field(None, validation_alias="custrecord_rg_end")
@@ -148,6 +179,22 @@ class RevenueSchedule(ErpModel):
     def deferred_total(self) -> Decimal:
         """What is still to be recognized."""
         return self.total - self.recognized_total
+
+    def to_domain(self) -> records.RevenueSchedule:
+        currency = _code(self.currency)
+        return records.RevenueSchedule(
+            id=self.id,
+            contract_id=self.contract_id,
+            contract_version=self.contract_version,
+            currency=currency,
+            total=_money(self.total, currency),
+            recognized=_money(self.recognized_total, currency),
+            deferred=_money(self.deferred_total, currency),
+            external_id=self.external_id,
+            customer_id=self.customer_id,
+            start=self.start,
+            end=self.end,
+        )
 
 
 class RevenueScheduleLine(ErpModel):
@@ -158,8 +205,17 @@ class RevenueScheduleLine(ErpModel):
     id: str
     schedule_id: str = Field(validation_alias="custrecord_rg_schedule")
     period: str = Field(validation_alias="custrecord_rg_period")
-    amount: Money = Field(validation_alias="custrecord_rg_amount")
+    amount: Amount = Field(validation_alias="custrecord_rg_amount")
     recognized: NsBool = Field(False, validation_alias="custrecord_rg_recognized")
+
+    def to_domain(self) -> records.RevenueScheduleLine:
+        return records.RevenueScheduleLine(
+            id=self.id,
+            schedule_id=self.schedule_id,
+            period=self.period,
+            amount=self.amount,
+            recognized=self.recognized,
+        )
 
 
 class JournalLine(ErpModel):
@@ -168,9 +224,17 @@ class JournalLine(ErpModel):
     REF_FIELDS = ("account",)
 
     account_id: str | None = Field(None, validation_alias="account")
-    debit: Money | None = None
-    credit: Money | None = None
+    debit: Amount | None = None
+    credit: Amount | None = None
     memo: str | None = None
+
+    def to_domain(self, currency: str | None) -> records.JournalLine:
+        return records.JournalLine(
+            account_id=self.account_id,
+            debit=_money(self.debit, currency),
+            credit=_money(self.credit, currency),
+            memo=self.memo,
+        )
 
 
 class JournalEntry(ErpModel):
@@ -195,3 +259,25 @@ class JournalEntry(ErpModel):
         entry = super().from_record({k: v for k, v in doc.items() if k != "line"})
         entry.lines = [JournalLine.from_record(item) for item in items]
         return entry
+
+    def to_domain(self) -> records.JournalEntry:
+        currency = _code(self.currency)
+        return records.JournalEntry(
+            id=self.id,
+            external_id=self.external_id,
+            posted_on=self.tran_date,
+            memo=self.memo,
+            currency=currency,
+            lines=tuple(line.to_domain(currency) for line in self.lines),
+        )
+
+
+def _code(currency: str | None) -> str | None:
+    return currency.upper() if currency else None
+
+
+def _money(amount: Decimal | None, currency: str | None) -> DomainMoney | None:
+    """Money in the currency's minor unit; None when NetSuite did not say either part."""
+    if amount is None or currency is None:
+        return None
+    return DomainMoney.exact(amount, currency)

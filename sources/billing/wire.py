@@ -7,14 +7,26 @@ invoice's ``status_transitions.finalized_at`` becomes ``finalized_at`` and its
 ``lines.data``/``lines.has_more`` become ``lines``/``lines_has_more``, a line's
 ``period.start`` becomes ``period_start``. References that were expanded
 (``customer`` as an object) are read as their id. Amounts stay integers in
-minor units, as Stripe sends them.
+minor units, as Stripe sends them, until ``to_domain`` turns each model into its
+:mod:`domain.records` record (:class:`~domain.money.Money`, aware datetimes,
+status enums, cross-references out of ``metadata``). Private to
+:mod:`sources.billing`.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from domain.money import Money
+from domain.records import BillingCustomer, InvoiceStatus, SubscriptionStatus
+from domain.records import Invoice as InvoiceRecord
+from domain.records import InvoiceLine as InvoiceLineRecord
+from domain.records import Subscription as SubscriptionRecord
+from domain.records import SubscriptionItem as SubscriptionItemRecord
+from sources.encoding import from_epoch
 
 
 def _ref(value: Any) -> Any:
@@ -55,6 +67,16 @@ class Customer(StripeModel):
         """The CRM Account Id this customer is stamped with (``metadata.crm_account_id``)."""
         return self.metadata.get("crm_account_id") or None
 
+    def to_domain(self) -> BillingCustomer:
+        return BillingCustomer(
+            id=self.id,
+            created_at=_instant(self.created),
+            name=self.name,
+            email=self.email,
+            currency=self.currency.upper() if self.currency else None,
+            crm_account_id=self.crm_account_id,
+        )
+
 
 class Price(StripeModel):
     id: str
@@ -81,6 +103,16 @@ class SubscriptionItem(StripeModel):
     id: str
     quantity: int = 1
     price: Price
+
+    def to_domain(self, currency: str) -> SubscriptionItemRecord:
+        return SubscriptionItemRecord(
+            id=self.id,
+            product=self.price.product,
+            quantity=self.quantity,
+            unit_price=Money.from_minor(self.price.unit_amount, currency),
+            interval=self.price.interval,
+            interval_count=self.price.interval_count,
+        )
 
 
 class Subscription(StripeModel):
@@ -120,6 +152,25 @@ class Subscription(StripeModel):
         """Sum of unit_amount * quantity over the items, in minor units per billing period."""
         return sum(item.price.unit_amount * item.quantity for item in self.items)
 
+    def to_domain(self) -> SubscriptionRecord:
+        currency = self.currency.upper()
+        return SubscriptionRecord(
+            id=self.id,
+            customer_id=self.customer,
+            status=SubscriptionStatus(self.status),
+            currency=currency,
+            created_at=_instant(self.created),
+            recurring_amount=Money.from_minor(self.recurring_amount, currency),
+            items=tuple(item.to_domain(currency) for item in self.items),
+            started_at=from_epoch(self.start_date),
+            current_period_start=from_epoch(self.current_period_start),
+            current_period_end=from_epoch(self.current_period_end),
+            cancel_at=from_epoch(self.cancel_at),
+            canceled_at=from_epoch(self.canceled_at),
+            contract_id=self.contract_id,
+            contract_version=self.contract_version,
+        )
+
 
 class InvoiceLine(StripeModel):
     id: str
@@ -137,6 +188,17 @@ class InvoiceLine(StripeModel):
             period = data["period"]
             data = {**data, "period_start": period.get("start"), "period_end": period.get("end")}
         return data
+
+    def to_domain(self, currency: str | None = None) -> InvoiceLineRecord:
+        """The line, its amount in ``currency`` (the invoice's) or else its own."""
+        return InvoiceLineRecord(
+            id=self.id,
+            amount=Money.from_minor(self.amount, currency or self.currency),
+            description=self.description,
+            quantity=self.quantity,
+            period_start=from_epoch(self.period_start),
+            period_end=from_epoch(self.period_end),
+        )
 
 
 class Invoice(StripeModel):
@@ -177,3 +239,32 @@ class Invoice(StripeModel):
         if lines is not None:
             data["lines"] = _list_data(lines)
         return data
+
+    def to_domain(self) -> InvoiceRecord:
+        currency = self.currency.upper()
+        due = from_epoch(self.due_date)
+        return InvoiceRecord(
+            id=self.id,
+            customer_id=self.customer,
+            status=InvoiceStatus(self.status),
+            currency=currency,
+            subtotal=Money.from_minor(self.subtotal, currency),
+            total=Money.from_minor(self.total, currency),
+            amount_due=Money.from_minor(self.amount_due, currency),
+            amount_paid=Money.from_minor(self.amount_paid, currency),
+            amount_remaining=Money.from_minor(self.amount_remaining, currency),
+            created_at=_instant(self.created),
+            number=self.number,
+            subscription_id=self.subscription,
+            due_date=due.date() if due else None,
+            period_start=from_epoch(self.period_start),
+            period_end=from_epoch(self.period_end),
+            finalized_at=from_epoch(self.finalized_at),
+            paid_at=from_epoch(self.paid_at),
+            lines=tuple(line.to_domain(currency) for line in self.lines),
+            lines_has_more=self.lines_has_more,
+        )
+
+
+def _instant(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

@@ -1,10 +1,14 @@
-"""CRM wire models: the Salesforce ``Account`` as the adapter reads it."""
+"""CRM wire models: the Salesforce ``Account`` as the adapter reads it (private to
+:mod:`sources.crm`), and its translation into :class:`domain.records.Customer`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from domain.records import Customer
+from sources.encoding import utc
 
 
 class Account(BaseModel):
@@ -22,3 +26,22 @@ class Account(BaseModel):
     industry: str | None = Field(default=None, alias="Industry")
     created_date: datetime | None = Field(default=None, alias="CreatedDate")
     last_modified_date: datetime | None = Field(default=None, alias="LastModifiedDate")
+
+    def to_domain(self) -> Customer:
+        return Customer(
+            id=self.id,
+            name=self.name,
+            currency=self.currency.upper(),
+            parent_id=self.parent_id,
+            segment=self.segment,
+            billing_email=self.billing_email,
+            type=self.type,
+            industry=self.industry,
+            created_at=utc(self.created_date),
+            updated_at=utc(self.last_modified_date),
+        )
+
+
+def customer(record: object) -> Customer:
+    """A raw Account record (JSON object) as a domain customer."""
+    return Account.model_validate(record).to_domain()
