@@ -32,6 +32,8 @@ class Cluster:
     schema_prefix: str = "revgraph_sim"
     names: tuple[str, ...] = tuple(SIMULATORS)
     webhook_url: str | None = None
+    limits_enabled: bool = False
+    """Enforce the vendors' limits (rates, concurrency, daily allocation) from the start."""
     stores: dict[str, DocumentStore] = field(default_factory=dict)
 
     def store_for(self, name: str) -> DocumentStore:
@@ -55,7 +57,10 @@ class Cluster:
         for name in self.names:
             spec = SIMULATORS[name]
             config = SimulatorConfig(
-                base_url=urls[name], token=spec.token, webhook_url=self.webhook_url
+                base_url=urls[name],
+                token=spec.token,
+                webhook_url=self.webhook_url,
+                limits_enabled=self.limits_enabled,
             )
             apps[name] = spec.factory()(self.stores[name], config)
         return apps

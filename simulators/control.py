@@ -2,10 +2,13 @@
 
 ``POST /_sim/faults`` takes ``{"latency_ms": int, "error_rate": float, "down": bool}``
 (any subset; ``DELETE`` resets), ``GET /_sim/stats`` answers
-``{"requests": n, "by_route": {"GET /path/{template}": n}}`` (``DELETE`` resets).
+``{"requests": n, "by_route": {"GET /path/{template}": n}}`` (``DELETE`` resets),
+``GET/POST/DELETE /_sim/limits`` shows, changes and resets the vendor limits
+(:mod:`simulators.limits`).
 Vendor routes are wrapped by :class:`SimulatorMiddleware`, which counts them,
 applies the faults, and checks credentials; the vendor-specific bodies (401,
-5xx, 503) come from a :class:`VendorResponses` each simulator provides.
+5xx, 503) come from a :class:`VendorResponses` each simulator provides. A
+simulator's ``gate`` (its vendor limits) runs after those, before the routes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from simulators.limits import Limits, LimitsConfigError
 
 SIM_PREFIX = "/_sim"
 
@@ -58,6 +63,11 @@ class SimulatorState:
     faults: Faults = field(default_factory=Faults)
     stats: Stats = field(default_factory=Stats)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    limits: Limits = field(default_factory=Limits)
+
+
+Gate = Callable[[ASGIApp], ASGIApp]
+"""Wraps the vendor routes in a simulator's limit checks (an ASGI middleware)."""
 
 
 class SimulatorMiddleware:
@@ -69,8 +79,10 @@ class SimulatorMiddleware:
         state: SimulatorState,
         vendor: VendorResponses,
         routes: Sequence[BaseRoute],
+        gate: Gate | None = None,
     ) -> None:
         self.app = app
+        self.vendor_app = gate(app) if gate is not None else app
         self.state = state
         self.vendor = vendor
         self.routes = routes
@@ -93,7 +105,7 @@ class SimulatorMiddleware:
         if response is not None:
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self.vendor_app(scope, receive, send)
 
 
 def _route_key(scope: Scope, routes: Sequence[BaseRoute]) -> str:
@@ -140,7 +152,28 @@ def _control_routes(state: SimulatorState) -> list[BaseRoute]:
         state.stats = Stats()
         return JSONResponse({"requests": 0, "by_route": {}})
 
+    async def get_limits(request: Request) -> Response:
+        return JSONResponse(state.limits.describe())
+
+    async def set_limits(request: Request) -> Response:
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        try:
+            state.limits.configure(body)
+        except LimitsConfigError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(state.limits.describe())
+
+    async def reset_limits(request: Request) -> Response:
+        state.limits.reset()
+        return JSONResponse(state.limits.describe())
+
     return [
+        Route(f"{SIM_PREFIX}/limits", get_limits, methods=["GET"]),
+        Route(f"{SIM_PREFIX}/limits", set_limits, methods=["POST"]),
+        Route(f"{SIM_PREFIX}/limits", reset_limits, methods=["DELETE"]),
         Route(f"{SIM_PREFIX}/faults", set_faults, methods=["POST"]),
         Route(f"{SIM_PREFIX}/faults", get_faults, methods=["GET"]),
         Route(f"{SIM_PREFIX}/faults", reset_faults, methods=["DELETE"]),
@@ -160,14 +193,20 @@ def build_simulator(
     vendor: VendorResponses,
     *,
     extra_control: Sequence[BaseRoute] = (),
+    limits: Limits | None = None,
+    gate: Gate | None = None,
 ) -> Starlette:
     """A Starlette app serving ``routes`` behind the shared simulator middleware.
 
     ``extra_control`` adds simulator-specific ``/_sim/...`` routes (e.g. webhook
-    settings); they bypass auth and faults like the shared ones.
+    settings); they bypass auth and faults like the shared ones. ``limits`` are
+    the vendor limits ``/_sim/limits`` shows and configures; ``gate`` wraps the
+    vendor routes (after faults and auth) in the checks that enforce them.
     """
-    state = SimulatorState(name)
+    state = SimulatorState(name, limits=limits if limits is not None else Limits())
     app = Starlette(routes=[*_control_routes(state), *extra_control, *routes])
     app.state.sim = state
-    app.add_middleware(SimulatorMiddleware, state=state, vendor=vendor, routes=routes)
+    app.add_middleware(
+        SimulatorMiddleware, state=state, vendor=vendor, routes=routes, gate=gate
+    )
     return app

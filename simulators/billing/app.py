@@ -4,7 +4,11 @@ Every vendor route goes through :func:`_endpoint`: the API key check (Bearer,
 or HTTP Basic with the key as user name), Stripe form decoding of the query
 string and the form body, the ``Idempotency-Key`` replay for POSTs, and
 :class:`~simulators.billing.errors.StripeError` → Stripe's error body. Faults,
-stats and webhooks settings are the shared ``/_sim`` routes.
+stats and webhooks settings are the shared ``/_sim`` routes; Stripe's rate
+limits (:mod:`simulators.billing.limits`) run in front of the routes when
+``/_sim/limits`` switches them on; ``/_sim/account`` sets the default API
+version (:mod:`simulators.billing.versions`); ``/_sim/openapi.json`` serves
+the OpenAPI document (:mod:`simulators.billing.openapi`).
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from simulators.billing import customers, eventlog, invoices, prices, subscriptions
 from simulators.billing.context import Billing, Call
 from simulators.billing.errors import InvalidParams, StripeError, dumps, json_response
-from simulators.billing.events import API_VERSION, Events
+from simulators.billing.events import Events
 from simulators.billing.forms import Params, decode
 from simulators.billing.idempotency import REPLAYED, Answer, IdempotencyKeys
 from simulators.billing.invoice_numbers import InvoiceNumbers
+from simulators.billing.limits import StripeRateLimitGate, stripe_limits
 from simulators.billing.objects import Objects
+from simulators.billing.openapi import billing_document
+from simulators.billing.versions import Account, parse_version, present
 from simulators.config import SimulatorConfig
 from simulators.control import VendorResponses, build_simulator
+from simulators.openapi import openapi_routes
 from simulators.storage import DocumentStore
 
 Handler = Callable[[Billing, Call], Awaitable[dict[str, Any]]]
@@ -118,11 +126,44 @@ async def _pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
+def _account_routes(account: Account) -> list[BaseRoute]:
+    """``GET/POST /_sim/account``: the account's default API version
+    (``{"api_version": "2025-03-31.basil"}``), used when a request sends no
+    ``Stripe-Version`` and for every event."""
+
+    def show() -> Response:
+        return JSONResponse({"api_version": account.default_version.name})
+
+    async def get(request: Request) -> Response:
+        return show()
+
+    async def set_(request: Request) -> Response:
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        if not isinstance(body, dict) or not isinstance(body.get("api_version"), str):
+            return JSONResponse({"error": 'body must be {"api_version": str}'}, status_code=400)
+        try:
+            account.default_version = parse_version(body["api_version"])
+        except StripeError as exc:
+            return JSONResponse({"error": exc.message}, status_code=400)
+        return show()
+
+    return [
+        Route("/_sim/account", get, methods=["GET"]),
+        Route("/_sim/account", set_, methods=["POST"]),
+    ]
+
+
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     """The billing simulator over ``store``, accepting ``config.token``."""
     objects = Objects(store)
-    events = Events(objects, secret=config.webhook_secret, url=config.webhook_url)
-    billing = Billing(objects, events, InvoiceNumbers(store), config)
+    account = Account()
+    events = Events(
+        objects, secret=config.webhook_secret, url=config.webhook_url, account=account
+    )
+    billing = Billing(objects, events, InvoiceNumbers(store), config, account)
     keys = IdempotencyKeys(objects)
 
     def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -131,8 +172,10 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
             if key != config.token:
                 return _unauthorized(key)
             request_id = "req_" + objects.token()
-            headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
+            headers = {"Request-Id": request_id}
             try:
+                version = account.version_for(request.headers.get("stripe-version"))
+                headers["Stripe-Version"] = version.name
                 params = decode(await _pairs(request))
             except StripeError as exc:
                 return json_response(exc.status, exc.body(), headers)
@@ -146,6 +189,7 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
                 path_params=dict(request.path_params),
                 request_id=request_id,
                 idempotency_key=idempotency_key,
+                api_version=version,
             )
 
             async def execute() -> Answer:
@@ -155,7 +199,7 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
                     return Answer(exc.status, dumps(exc.body()), request_id, saveable=False)
                 except StripeError as exc:
                     return Answer(exc.status, dumps(exc.body()), request_id)
-                return Answer(200, dumps(body), request_id)
+                return Answer(200, dumps(present(body, version)), request_id)
 
             if idempotency_key is None:
                 answer, replayed = await execute(), False
@@ -230,8 +274,18 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
         # Last: any other path or method gets Stripe's "Unrecognized request URL".
         Route("/{path:path}", unrecognized, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
     ]
+    limits = stripe_limits(enabled=config.limits_enabled)
     app = build_simulator(
-        "BILLING", routes, VENDOR, extra_control=events.sender.control_routes()
+        "BILLING",
+        routes,
+        VENDOR,
+        limits=limits,
+        gate=lambda inner: StripeRateLimitGate(inner, limits, routes),
+        extra_control=[
+            *events.sender.control_routes(),
+            *_account_routes(account),
+            *openapi_routes(billing_document()),
+        ],
     )
     app.state.billing = billing
     return app

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulators.billing import render
 from simulators.billing.events import Events
 from simulators.billing.forms import Params
 from simulators.billing.invoice_numbers import InvoiceNumbers
 from simulators.billing.objects import Objects
+from simulators.billing.versions import LEGACY_VERSION, Account, ApiVersion
 from simulators.config import SimulatorConfig
 
 
@@ -21,9 +23,16 @@ class Call:
     path_params: dict[str, str]
     request_id: str
     idempotency_key: str | None = None
+    api_version: ApiVersion = LEGACY_VERSION
 
     def expand(self) -> list[str]:
         return self.params.strings("expand")
+
+    def expansions(self, kind: str, *, in_list: bool) -> frozenset[str]:
+        """The canonical fields ``expand[]`` asks for on ``kind``, checked for this version."""
+        return render.expansions(
+            self.expand(), kind, in_list=in_list, version=self.api_version
+        )
 
 
 @dataclass(frozen=True)
@@ -34,3 +43,4 @@ class Billing:
     events: Events
     numbers: InvoiceNumbers
     config: SimulatorConfig
+    account: Account

@@ -40,7 +40,7 @@ def read_currency(params: Params) -> str | None:
 async def list_customers(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(*lists.LIST_PARAMS, "email", "created")
-    render.expansions(call.expand(), KIND, in_list=True)
+    call.expansions(KIND, in_list=True)
     email = params.string("email")
     return lists.page(
         billing.objects, KIND, params, url=URL, label=KIND, render=render.customer,
@@ -52,7 +52,7 @@ async def list_customers(billing: Billing, call: Call) -> dict[str, Any]:
 async def create_customer(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(*WRITABLE)
-    render.expansions(call.expand(), KIND, in_list=False)
+    call.expansions(KIND, in_list=False)
     doc: Document = {
         "id": billing.objects.new_id("cus_", KIND),
         "object": "customer",
@@ -77,7 +77,7 @@ async def create_customer(billing: Billing, call: Call) -> dict[str, Any]:
 
 async def retrieve_customer(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("expand")
-    render.expansions(call.expand(), KIND, in_list=False)
+    call.expansions(KIND, in_list=False)
     customer_id = call.path_params["id"]
     doc = billing.objects.get(KIND, customer_id)
     if doc is None:
@@ -88,7 +88,7 @@ async def retrieve_customer(billing: Billing, call: Call) -> dict[str, Any]:
 async def update_customer(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(*WRITABLE)
-    render.expansions(call.expand(), KIND, in_list=False)
+    call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     doc = dict(before)
     for field, max_length in (("name", 256), ("email", 512), ("description", 5000), ("phone", 20)):
@@ -101,10 +101,10 @@ async def update_customer(billing: Billing, call: Call) -> dict[str, Any]:
         doc["metadata"] = metadata
     await billing.objects.put(KIND, doc)
     body = render.customer(doc)
-    previous = previous_attributes(render.customer(before), body)
-    if previous:
+    old = render.customer(before)
+    if previous_attributes(old, body):
         await billing.events.emit(
-            "customer.updated", body, previous=previous,
+            "customer.updated", body, before=old,
             request_id=call.request_id, idempotency_key=call.idempotency_key,
         )
     return body
@@ -124,7 +124,7 @@ async def delete_customer(billing: Billing, call: Call) -> dict[str, Any]:
 async def search_customers(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow("query", "limit", "page", "expand")
-    render.expansions(call.expand(), KIND, in_list=True)
+    call.expansions(KIND, in_list=True)
     query = search.parse(params.required_string("query"))
     limit = lists.read_limit(params)
     token = params.string("page")

@@ -2,7 +2,10 @@
 
 A delivery carries ``Stripe-Signature: t=<unix>,v1=<hex>`` where the hex is
 HMAC-SHA256 of ``f"{t}.{body}"`` under the endpoint secret, exactly as Stripe
-signs; the receiver verifies it (the simulator only signs).
+signs; the receiver verifies it (the simulator only signs). Event objects are
+rendered in the account's default API version at the time of the event (its
+``api_version``), as Stripe renders events, whatever version the request that
+caused it asked for.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import time
 from typing import Any
 
 from simulators.billing.objects import Objects
+from simulators.billing.versions import Account, present
 from simulators.webhooks import Signer, WebhookSender, WebhookSettings
 
-API_VERSION = "2024-06-20"
 KIND = "event"
 
 
@@ -49,8 +52,11 @@ def previous_attributes(before: dict[str, Any], after: dict[str, Any]) -> dict[s
 class Events:
     """Records an event per change and hands it to the webhook sender."""
 
-    def __init__(self, objects: Objects, *, secret: str, url: str | None) -> None:
+    def __init__(
+        self, objects: Objects, *, secret: str, url: str | None, account: Account | None = None
+    ) -> None:
         self.objects = objects
+        self.account = account if account is not None else Account()
         self.sender = WebhookSender(stripe_signer(secret), WebhookSettings(url=url))
 
     async def emit(
@@ -59,16 +65,23 @@ class Events:
         obj: dict[str, Any],
         *,
         previous: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
         request_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        data: dict[str, Any] = {"object": obj}
+        """Record and send ``type_`` for ``obj`` (a canonical object); what changed is
+        ``previous``, or worked out from ``before`` (the canonical object before)."""
+        version = self.account.default_version
+        shaped = present(obj, version)
+        if before is not None:
+            previous = previous_attributes(present(before, version), shaped)
+        data: dict[str, Any] = {"object": shaped}
         if previous:
             data["previous_attributes"] = previous
         event = {
             "id": self.objects.new_id("evt_", KIND),
             "object": "event",
-            "api_version": API_VERSION,
+            "api_version": version.name,
             "created": self.objects.now(),
             "data": data,
             "livemode": False,

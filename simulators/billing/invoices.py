@@ -42,7 +42,7 @@ async def list_invoices(billing: Billing, call: Call) -> dict[str, Any]:
         *lists.LIST_PARAMS, "customer", "subscription", "status", "created", "due_date",
         "collection_method",
     )
-    expand = render.expansions(call.expand(), KIND, in_list=True)
+    expand = call.expansions(KIND, in_list=True)
     customer = params.string("customer")
     subscription = params.string("subscription")
     status = params.choice("status", STATUSES)
@@ -102,7 +102,7 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
         "days_until_due", "due_date", "auto_advance", "currency", "expand",
         "pending_invoice_items_behavior",
     )
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     objects = billing.objects
     sub: Document | None = None
     sub_id = params.string("subscription")
@@ -185,7 +185,7 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
 
 async def retrieve_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     doc = existing(billing, KIND, call.path_params["id"])
     return render.invoice(billing.objects, doc, expand)
 
@@ -193,7 +193,7 @@ async def retrieve_invoice(billing: Billing, call: Call) -> dict[str, Any]:
 async def update_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow("metadata", "description", "due_date", "days_until_due", "auto_advance", "expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     doc = dict(before)
     draft_only = [k for k in ("due_date", "days_until_due") if params.has(k)]
@@ -221,7 +221,7 @@ async def list_lines(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(*lists.LIST_PARAMS)
     doc = existing(billing, KIND, call.path_params["id"])
-    lines = render.lines_of(doc)
+    lines = render.invoice_lines(billing.objects, doc)
     limit = lists.read_limit(params)
     index = {line["id"]: n for n, line in enumerate(lines)}
 
@@ -250,7 +250,7 @@ async def list_lines(billing: Billing, call: Call) -> dict[str, Any]:
 
 async def finalize_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("auto_advance", "expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     if before["status"] != "draft":
         raise _not_editable(
@@ -274,7 +274,7 @@ async def pay_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow(
         "expand", "paid_out_of_band", "payment_method", "source", "forgive", "off_session"
     )
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     status = before["status"]
     if status == "draft":
@@ -300,7 +300,7 @@ async def _pay(
 
 async def void_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     if before["status"] not in ("open", "uncollectible"):
         raise _not_editable(
@@ -316,7 +316,7 @@ async def void_invoice(billing: Billing, call: Call) -> dict[str, Any]:
 
 async def mark_uncollectible(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     if before["status"] != "open":
         raise _not_editable(
@@ -339,10 +339,10 @@ async def _save(
     objects = billing.objects
     await objects.put(KIND, doc)
     body = render.invoice(objects, doc)
-    previous = previous_attributes(render.invoice(objects, before), body)
-    if previous or event != "invoice.updated":
+    old = render.invoice(objects, before)
+    if previous_attributes(old, body) or event != "invoice.updated":
         await billing.events.emit(
-            event, body, previous=previous,
+            event, body, before=old,
             request_id=call.request_id, idempotency_key=call.idempotency_key,
         )
     return render.invoice(objects, doc, expand)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulators.billing import render
 from simulators.billing.context import Billing, Call
 from simulators.billing.errors import InvalidParams, missing
 from simulators.billing.forms import Params
@@ -30,7 +31,7 @@ async def lookup_price(billing: Billing, price_id: str) -> Document | None:
         for item in items_of(sub):
             price = item.get("price")
             if isinstance(price, dict) and price.get("id") == price_id:
-                return await billing.objects.put(KIND, dict(price))
+                return await billing.objects.put(KIND, render.price(price, sub.get("created")))
     return None
 
 

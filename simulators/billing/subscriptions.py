@@ -58,7 +58,7 @@ def _status_filter(status: str | None) -> lists.Predicate:
 async def list_subscriptions(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(*lists.LIST_PARAMS, "customer", "price", "status", "created")
-    expand = render.expansions(call.expand(), KIND, in_list=True)
+    expand = call.expansions(KIND, in_list=True)
     customer = params.string("customer")
     price = params.string("price")
     status = params.choice("status", STATUSES)
@@ -149,7 +149,7 @@ async def create_subscription(billing: Billing, call: Call) -> dict[str, Any]:
         "customer", "items", "metadata", "cancel_at", "backdate_start_date", "collection_method",
         "days_until_due", "description", "expand", "proration_behavior",
     )
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     customer = existing(billing, "customer", params.required_string("customer"), param="customer")
     item_params = params.objects("items")
     if not item_params:
@@ -204,7 +204,7 @@ async def create_subscription(billing: Billing, call: Call) -> dict[str, Any]:
 
 async def retrieve_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     doc = existing(billing, KIND, call.path_params["id"])
     return render.subscription(billing.objects, doc, expand)
 
@@ -215,7 +215,7 @@ async def update_subscription(billing: Billing, call: Call) -> dict[str, Any]:
         "items", "metadata", "cancel_at", "cancel_at_period_end", "pause_collection",
         "description", "days_until_due", "collection_method", "expand", "proration_behavior",
     )
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
     if before.get("status") == "canceled" and set(params.data) - {"metadata", "expand"}:
         raise InvalidParams(
@@ -248,10 +248,10 @@ async def update_subscription(billing: Billing, call: Call) -> dict[str, Any]:
         _pause(params, doc)
     await billing.objects.put(KIND, doc)
     body = render.subscription(billing.objects, doc)
-    previous = previous_attributes(render.subscription(billing.objects, before), body)
-    if previous:
+    old = render.subscription(billing.objects, before)
+    if previous_attributes(old, body):
         await billing.events.emit(
-            "customer.subscription.updated", body, previous=previous,
+            "customer.subscription.updated", body, before=old,
             request_id=call.request_id, idempotency_key=call.idempotency_key,
         )
     return render.subscription(billing.objects, doc, expand)
@@ -310,7 +310,7 @@ async def cancel(billing: Billing, doc: Document, call: Call) -> Document:
 
 async def cancel_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     call.params.allow("invoice_now", "prorate", "expand")
-    expand = render.expansions(call.expand(), KIND, in_list=False)
+    expand = call.expansions(KIND, in_list=False)
     doc = existing(billing, KIND, call.path_params["id"])
     if doc.get("status") == "canceled":
         raise StripeError(

@@ -160,3 +160,57 @@ def amendment_routes(org: SalesforceOrg) -> list[BaseRoute]:
         return JSONResponse(org.render(org.sobject(CONTRACT), contract))
 
     return [salesforce_route(AMEND_PATH, {"POST": post})]
+
+
+def amendment_openapi() -> dict[str, Any]:
+    """The amendment endpoint in the OpenAPI document (``extra_paths``)."""
+    line = {
+        "type": "object",
+        "required": list(_LINE_KEYS),
+        "properties": {
+            "Product2Id": {"type": "string", "minLength": 1},
+            "ProductName__c": {"type": "string", "minLength": 1},
+            "Quantity": {"type": "integer", "minimum": 1},
+            "UnitPrice": {"type": "number", "minimum": 0},
+        },
+        "additionalProperties": False,
+    }
+    body = {
+        "type": "object",
+        "required": ["reason", "effectiveDate", "lines"],
+        "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 255},
+            "effectiveDate": {"type": "string", "format": "date"},
+            "lines": {"type": "array", "minItems": 1, "items": line},
+            "expectedVersion": {
+                "type": "integer",
+                "description": "Refused with 409 VERSION_CONFLICT unless the contract is "
+                "at this version",
+            },
+        },
+    }
+    json = "application/json"
+    return {
+        AMEND_PATH: {
+            "post": {
+                "tags": [CONTRACT],
+                "operationId": "amendContract",
+                "summary": "Amend an Activated contract: new version, lines and total",
+                "parameters": [
+                    {"name": "contract_id", "in": "path", "required": True,
+                     "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {json: {"schema": body}}},
+                "responses": {
+                    "200": {
+                        "description": "The amended contract",
+                        "headers": {
+                            "Sforce-Limit-Info": {"$ref": "#/components/headers/SforceLimitInfo"}
+                        },
+                        "content": {json: {"schema": {"$ref": "#/components/schemas/Contract"}}},
+                    },
+                    "default": {"$ref": "#/components/responses/Error"},
+                },
+            }
+        }
+    }

@@ -11,11 +11,20 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from simulators.config import SimulatorConfig
-from simulators.contracts.amendment import amendment_routes
+from simulators.contracts.amendment import amendment_openapi, amendment_routes
 from simulators.contracts.objects import CONTRACT_OBJECTS
+from simulators.openapi import OpenApiDocument
+from simulators.salesforce.openapi import salesforce_document
 from simulators.salesforce.org import SalesforceOrg
 from simulators.salesforce.routes import build_salesforce_simulator
 from simulators.storage import DocumentStore
+
+
+def openapi_document() -> OpenApiDocument:
+    """The Contracts simulator's OpenAPI document (``simulators/openapi/contracts.json``)."""
+    return salesforce_document(
+        "Contracts", CONTRACT_OBJECTS, extra_paths=amendment_openapi()
+    )
 
 
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
@@ -23,5 +32,9 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     ContractVersion__c)."""
     org = SalesforceOrg(store, CONTRACT_OBJECTS)
     return build_salesforce_simulator(
-        "CONTRACTS", org, config, extra_routes=amendment_routes(org)
+        "CONTRACTS",
+        org,
+        config,
+        extra_routes=amendment_routes(org),
+        openapi=openapi_document(),
     )

@@ -171,6 +171,15 @@ class ContractRules(SObjectBehavior):
         )
         await store.put(VERSION, record_id, record)
 
+    async def before_delete(self, store: DocumentStore, doc: Document) -> None:
+        if doc.get("Status") not in EDITABLE_STATUSES:
+            raise SalesforceError(
+                400,
+                "DELETE_FAILED",
+                f"Contract {doc.get('ContractNumber')} is {doc.get('Status')}: only Draft "
+                "and InApproval contracts can be deleted",
+            )
+
 
 class LineRules(SObjectBehavior):
     """Lines belong to the contract's current version and move its total."""
@@ -196,6 +205,13 @@ class LineRules(SObjectBehavior):
         if total != contract.get("TotalValue__c"):
             updated = {**contract, "TotalValue__c": total, "LastModifiedDate": now_datetime()}
             await store.put(CONTRACT, contract["Id"], updated)
+
+    async def before_delete(self, store: DocumentStore, doc: Document) -> None:
+        if store.get(CONTRACT, doc["ContractId"]) is not None:
+            _editable_contract(store, doc)
+
+    async def after_delete(self, store: DocumentStore, doc: Document) -> None:
+        await self.after_write(store, doc, doc)
 
 
 def _editable_contract(store: DocumentStore, line: Document) -> Document:

@@ -88,6 +88,7 @@ VERSION_TYPE = SObjectType(
     ),
     createable=False,
     updateable=False,
+    deletable=False,
 )
 
 CONTRACT_OBJECTS = (CONTRACT_TYPE, LINE_TYPE, VERSION_TYPE)

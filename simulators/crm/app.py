@@ -10,7 +10,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from simulators.config import SimulatorConfig
+from simulators.openapi import OpenApiDocument
 from simulators.salesforce.errors import SalesforceError
+from simulators.salesforce.openapi import salesforce_document
 from simulators.salesforce.org import SalesforceOrg
 from simulators.salesforce.routes import build_salesforce_simulator
 from simulators.salesforce.schema import (
@@ -61,6 +63,7 @@ ACCOUNT = SObjectType(
         FieldSpec("Billing_Email__c", FieldType.EMAIL),
         FieldSpec("Type", FieldType.PICKLIST),
         FieldSpec("Industry", FieldType.PICKLIST),
+        FieldSpec("External_Id__c", FieldType.STRING, external_id=True, label="External ID"),
         _standard["CreatedDate"],
         _standard["LastModifiedDate"],
         _standard["SystemModstamp"],
@@ -69,6 +72,13 @@ ACCOUNT = SObjectType(
 )
 
 
+def openapi_document() -> OpenApiDocument:
+    """The CRM simulator's OpenAPI document (committed as ``simulators/openapi/crm.json``)."""
+    return salesforce_document("CRM", [ACCOUNT])
+
+
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     """The CRM simulator app over ``store`` (records of kind ``Account``)."""
-    return build_salesforce_simulator("CRM", SalesforceOrg(store, [ACCOUNT]), config)
+    return build_salesforce_simulator(
+        "CRM", SalesforceOrg(store, [ACCOUNT]), config, openapi=openapi_document()
+    )

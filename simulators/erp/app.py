@@ -4,7 +4,10 @@ Routes (all behind ``Authorization: Bearer <token>``; a wrong or missing token
 gets NetSuite's 401 ``INVALID_LOGIN`` body):
 
 * ``GET    /services/rest/record/v1/{type}/{id}`` — one record (``id`` is an
-  internal id or ``eid:<externalId>``), with ``links``; ``fields=a,b`` narrows it;
+  internal id or ``eid:<externalId>``), with ``links``; ``fields=a,b`` narrows it.
+  As NetSuite sends a record: empty (``null``) fields left out, references and
+  list values as ``{"links", "id", "refName"}`` objects (``status`` as
+  ``{"id", "refName"}``), media type ``application/vnd.oracle.resource+json``;
 * ``POST   /services/rest/record/v1/{type}`` — create → 204, ``Location`` of the
   new record;
 * ``PATCH  /services/rest/record/v1/{type}/{id}`` — change some fields → 204;
@@ -13,7 +16,20 @@ gets NetSuite's 401 ``INVALID_LOGIN`` body):
 * ``DELETE /services/rest/record/v1/{type}/{id}`` → 204;
 * ``GET    /services/rest/record/v1/{type}?q=&limit=&offset=`` — a page of ids;
 * ``POST   /services/rest/query/v1/suiteql?limit=&offset=`` with ``Prefer:
-  transient`` and ``{"q": "SELECT ..."}`` — a page of rows.
+  transient`` and ``{"q": "SELECT ..."}`` — a page of rows (tables and value
+  formats: :mod:`simulators.erp.tables`);
+* ``GET    /services/rest/record/v1/metadata-catalog`` — the record types
+  (``?select=a,b`` narrows), each with links to its metadata;
+* ``GET    /services/rest/record/v1/metadata-catalog/{type}`` — with ``Accept:
+  application/schema+json`` the record's JSON Schema, with ``Accept:
+  application/swagger+json`` an OpenAPI 3 document of its routes, otherwise its
+  catalog entry.
+
+With limits on (``/_sim/limits``), NetSuite's account concurrency governance
+answers 429 ``CONCURRENCY_LIMIT_EXCEEDED`` (:mod:`simulators.erp.limits`).
+``GET/POST /_sim/suiteql`` shows and changes the account preferences SuiteQL
+answers by (``{"date_format": "M/D/YYYY", "legacy_list_names": true}``, see
+:class:`simulators.erp.tables.SuiteQLSettings`).
 
 Paging follows NetSuite's rules: ``limit`` 1..1000 (default 1000), ``offset`` a
 multiple of ``limit``; otherwise 400 ``INVALID_PARAMETER``. SuiteQL without
@@ -27,22 +43,43 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from simulators.config import SimulatorConfig
 from simulators.control import VendorResponses, build_simulator
 from simulators.erp import errors
 from simulators.erp.errors import NetSuiteError
+from simulators.erp.limits import ConcurrencyGate, netsuite_limits
 from simulators.erp.listing import parse_filter
+from simulators.erp.openapi import erp_document
+from simulators.erp.present import (
+    CATALOG_PATH,
+    RESOURCE_JSON,
+    SCHEMA_JSON,
+    SWAGGER_JSON,
+    RecordPresenter,
+    catalog,
+    catalog_entry,
+    record_openapi,
+    record_schema,
+)
 from simulators.erp.records import EID_PREFIX, Records, record_type
-from simulators.erp.suiteql import Query, Result, SuiteQLError, execute, parse
-from simulators.erp.tables import RecordTable, json_value, tables
+from simulators.erp.suiteql import Query, Result, SuiteQLError, execute, parse, run
+from simulators.erp.tables import (
+    RecordTable,
+    SuiteQLSettings,
+    check_date_format,
+    json_value,
+    tables,
+)
+from simulators.openapi import openapi_routes
 from simulators.storage import DocumentStore
 
 RECORD_PATH = "/services/rest/record/v1"
@@ -58,6 +95,8 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     api = _ErpApi(store, config)
     routes = [
         Route(SUITEQL_PATH, _guard(api.suiteql), methods=["POST"]),
+        Route(CATALOG_PATH, _guard(api.metadata_catalog), methods=["GET"]),
+        Route(f"{CATALOG_PATH}/{{record_type}}", _guard(api.metadata), methods=["GET"]),
         Route(f"{RECORD_PATH}/{{record_type}}", _guard(api.collection), methods=["GET", "POST"]),
         Route(
             f"{RECORD_PATH}/{{record_type}}/{{record_id}}",
@@ -71,7 +110,15 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
         server_error=errors.server_error,
         unavailable=errors.unavailable,
     )
-    return build_simulator("ERP", routes, vendor)
+    limits = netsuite_limits(enabled=config.limits_enabled)
+    return build_simulator(
+        "ERP",
+        routes,
+        vendor,
+        extra_control=[*api.control_routes(), *openapi_routes(erp_document())],
+        limits=limits,
+        gate=lambda inner: ConcurrencyGate(inner, limits),
+    )
 
 
 def _guard(handler: Handler) -> Handler:
@@ -92,8 +139,10 @@ def _guard(handler: Handler) -> Handler:
 class _ErpApi:
     def __init__(self, store: DocumentStore, config: SimulatorConfig) -> None:
         self.records = Records(store)
-        self.tables = tables(store)
+        self.settings = SuiteQLSettings()
+        self.tables = tables(store, self.settings)
         self.base_url = config.base_url.rstrip("/")
+        self.presenter = RecordPresenter(store, self.base_url)
         # Paging runs the same query once per page; results are reused until the store
         # changes (its version moves on every write).
         self._results: OrderedDict[str, tuple[int, Result]] = OrderedDict()
@@ -137,7 +186,7 @@ class _ErpApi:
                     f"Invalid field '{unknown[0]}' for record type '{type_name}'.",
                 )
             doc = {k: v for k, v in doc.items() if k == "id" or k in wanted}
-        return JSONResponse({"links": [self._self_link(type_name, doc["id"])], **doc})
+        return _resource(self.presenter.record(rtype, doc))
 
     async def collection(self, request: Request) -> Response:
         type_name = request.path_params["record_type"]
@@ -167,7 +216,7 @@ class _ErpApi:
             "offset": offset,
             "totalResults": len(ids),
         }
-        return JSONResponse(body)
+        return _resource(body, collection=True)
 
     def _created(self, type_name: str, doc_id: str) -> Response:
         location = f"{self.base_url}{RECORD_PATH}/{type_name}/{doc_id}"
@@ -203,14 +252,20 @@ class _ErpApi:
                 f"Search error occurred: {exc}",
             ) from exc
         total = len(result.rows)
+        real = result.real or (False,) * len(result.columns)
+        date_format = self.settings.date_format
         items = []
         for row in result.rows[offset : offset + limit]:
             item: dict[str, Any] = {"links": []}
-            for (name, column_type), value in zip(result.columns, row, strict=True):
+            for (name, column_type), is_real, value in zip(
+                result.columns, real, row, strict=True
+            ):
                 if value is not None:
-                    item[name] = json_value(column_type, value)
+                    item[name] = json_value(
+                        column_type, value, real=is_real, date_format=date_format
+                    )
             items.append(item)
-        return JSONResponse(
+        return _resource(
             {
                 "links": self._page_links(SUITEQL_PATH, limit, offset, total, {}),
                 "count": len(items),
@@ -218,7 +273,8 @@ class _ErpApi:
                 "items": items,
                 "offset": offset,
                 "totalResults": total,
-            }
+            },
+            collection=True,
         )
 
     def _run(self, q: str) -> Result:
@@ -228,7 +284,7 @@ class _ErpApi:
             self._results.move_to_end(q)
             return cached[1]
         query = parse(q)
-        result = execute(query, self._table(query.table))
+        result = run(query, self._table)
         self._results[q] = (version, result)
         if len(self._results) > RESULT_CACHE_SIZE:
             self._results.popitem(last=False)
@@ -239,6 +295,59 @@ class _ErpApi:
         if table is None:
             raise SuiteQLError(f"Record '{name}' was not found.")
         return table
+
+    # metadata catalog --------------------------------------------------------
+
+    async def metadata_catalog(self, request: Request) -> Response:
+        select = request.query_params.get("select")
+        wanted = [n.strip() for n in select.split(",") if n.strip()] if select else None
+        for name in wanted or []:
+            record_type(name)
+        return _resource(catalog(self.base_url, wanted), collection=True)
+
+    async def metadata(self, request: Request) -> Response:
+        rtype = record_type(request.path_params["record_type"])
+        accept = request.headers.get("accept", "")
+        if SCHEMA_JSON in accept:
+            return _json(record_schema(rtype), SCHEMA_JSON)
+        if SWAGGER_JSON in accept:
+            return _json(record_openapi(rtype, self.base_url), SWAGGER_JSON)
+        return _resource(catalog_entry(self.base_url, rtype.name))
+
+    # simulator settings -------------------------------------------------------
+
+    def control_routes(self) -> list[BaseRoute]:
+        async def show(request: Request) -> Response:
+            return JSONResponse(asdict(self.settings))
+
+        async def change(request: Request) -> Response:
+            try:
+                body: Any = await request.json()
+            except ValueError:
+                return JSONResponse({"error": "body must be JSON"}, status_code=400)
+            if not isinstance(body, dict) or set(body) - {"date_format", "legacy_list_names"}:
+                return JSONResponse(
+                    {"error": "body: {date_format?: str, legacy_list_names?: bool}"},
+                    status_code=400,
+                )
+            try:
+                date_format = check_date_format(
+                    str(body.get("date_format", self.settings.date_format))
+                )
+            except SuiteQLError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            self.settings = SuiteQLSettings(
+                date_format,
+                bool(body.get("legacy_list_names", self.settings.legacy_list_names)),
+            )
+            self.tables = tables(self.records.store, self.settings)
+            self._results.clear()
+            return await show(request)
+
+        return [
+            Route("/_sim/suiteql", show, methods=["GET"]),
+            Route("/_sim/suiteql", change, methods=["POST"]),
+        ]
 
     def _page_links(
         self, path: str, limit: int, offset: int, total: int, extra: dict[str, str]
@@ -283,6 +392,19 @@ def _paging(request: Request) -> tuple[int, int]:
             f"limit ({limit}).",
         )
     return limit, offset
+
+
+def _resource(body: Any, *, collection: bool = False) -> Response:
+    """A body with NetSuite's media type (``type=collection`` for lists and SuiteQL pages)."""
+    kind = "collection" if collection else "singular"
+    return _json(body, f"{RESOURCE_JSON}; type={kind}")
+
+
+def _json(body: Any, media_type: str) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        media_type=media_type,
+    )
 
 
 async def _json_body(request: Request) -> Any:

@@ -5,11 +5,15 @@ Every SuiteTalk REST error looks like::
     {"type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
      "title": "Bad Request", "status": 400,
      "o:errorDetails": [{"detail": "...", "o:errorCode": "INVALID_VALUE"}]}
+
+with the media type ``application/vnd.oracle.resource+json; type=error``.
 """
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
+
+ERROR_MEDIA_TYPE = "application/vnd.oracle.resource+json; type=error"
 
 # RFC 9110 sections NetSuite links its problem types to.
 _TYPES: dict[int, tuple[str, str]] = {
@@ -45,13 +49,17 @@ class NetSuiteError(Exception):
 def error_response(status: int, code: str, detail: str) -> JSONResponse:
     """A response with NetSuite's error body."""
     section, title = _TYPES.get(status, ("15.5.1", "Bad Request"))
+    problem = f"https://www.rfc-editor.org/rfc/rfc9110.html#section-{section}"
+    if status == 429:  # not in RFC 9110
+        problem = "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"
+        title = "Too Many Requests"
     body = {
-        "type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-{section}",
+        "type": problem,
         "title": title,
         "status": status,
         "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
     }
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, media_type=ERROR_MEDIA_TYPE)
 
 
 def unauthorized() -> JSONResponse:

@@ -2,8 +2,9 @@
 
 Supported (keywords and names are case-insensitive)::
 
-    SELECT * | COUNT(*) [AS a] | col [AS a], ...
+    SELECT * | COUNT(*) [AS a] | col [AS a] | BUILTIN.DF(col) [AS a], ...
     FROM table [alias]
+    [[INNER | LEFT [OUTER]] JOIN table [alias] ON a.x = b.y [AND ...]] ...
     [WHERE cond]
     [ORDER BY col [ASC|DESC], ...]
 
@@ -12,8 +13,13 @@ where ``cond`` combines, with ``AND`` / ``OR`` / ``NOT`` and parentheses,
 (at most 1000 values, Oracle's limit, which SuiteQL inherits), ``x IS [NOT] NULL``,
 ``x [NOT] LIKE 'pattern'`` (``%`` and ``_``; case-insensitive) and
 ``x [NOT] BETWEEN a AND b``. ``x`` and ``y`` are columns (optionally qualified by
-the table or its alias) or literals: ``'text'`` (``''`` escapes a quote) and numbers.
-No joins, grouping, functions other than ``COUNT(*)``, or ``BUILTIN.*``.
+a table or its alias; a name two joined tables share must be qualified) or
+``BUILTIN.DF(col)`` (the display name of a reference or list value: a
+customer's name, a currency's ``USD``) or literals: ``'text'`` (``''`` escapes
+a quote) and numbers. A join's ``ON`` needs a column equality between the
+joined table and one before it (further conditions may follow with ``AND``); a
+``LEFT`` join keeps the rows without a match (their columns NULL). No
+grouping, no functions other than ``COUNT(*)`` and ``BUILTIN.DF``.
 
 Semantics follow Oracle, which SuiteQL runs on: comparisons with NULL are
 unknown (so ``x <> 'a'`` does not match a NULL ``x``); a text compared with a
@@ -79,6 +85,7 @@ class Table(Protocol):
 @dataclass(frozen=True)
 class Column:
     name: str
+    df: bool = False  # BUILTIN.DF(name): the display value
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,15 @@ Expr = Compare | InList | IsNull | Like | Between | And | Or | Not
 class SelectItem:
     column: str | None  # None: COUNT(*)
     alias: str
+    df: bool = False  # BUILTIN.DF(column)
+
+
+@dataclass(frozen=True)
+class Join:
+    table: str
+    alias: str | None
+    on: Expr
+    left: bool = False  # LEFT [OUTER] JOIN: unmatched rows kept
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,7 @@ class Query:
     where: Expr | None = None
     order_by: tuple[OrderItem, ...] = ()
     alias: str | None = None  # the table's alias, for qualified column names
+    joins: tuple[Join, ...] = ()
 
     @property
     def is_count(self) -> bool:
@@ -181,12 +198,12 @@ _TOKEN = re.compile(
 
 _KEYWORDS = frozenset({
     "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "BETWEEN",
-    "ORDER", "BY", "ASC", "DESC", "AS", "COUNT",
+    "ORDER", "BY", "ASC", "DESC", "AS", "COUNT", "JOIN", "INNER", "LEFT", "OUTER", "ON",
 })  # fmt: skip
 # Real SuiteQL words this subset does not implement: named in the error, never
 # mistaken for a column or an alias.
 _UNSUPPORTED = frozenset({
-    "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "CROSS", "GROUP", "HAVING", "UNION",
+    "RIGHT", "FULL", "CROSS", "NATURAL", "USING", "GROUP", "HAVING", "UNION",
     "INTERSECT", "MINUS", "DISTINCT", "FETCH", "TOP", "CASE", "EXISTS", "LIMIT", "OFFSET",
 })  # fmt: skip
 
@@ -285,6 +302,11 @@ class _Parser:
         self.table = self.name("a table name")
         if self.at_name():
             self.alias = self.advance().text.lower()
+        joins: list[Join] = []
+        while self.at("keyword", "JOIN") or self.at("keyword", "INNER") or self.at(
+            "keyword", "LEFT"
+        ):
+            joins.append(self.join())
         where = None
         if self.accept("keyword", "WHERE"):
             where = self.expr()
@@ -296,7 +318,45 @@ class _Parser:
                 order.append(self.order_item())
         if not self.at("end"):
             self.fail("expected WHERE, ORDER BY or the end of the query")
-        return Query(self.table, items, where, tuple(order), self.alias)
+        return Query(self.table, items, where, tuple(order), self.alias, tuple(joins))
+
+    def join(self) -> Join:
+        left = False
+        if self.accept("keyword", "LEFT"):
+            left = True
+            self.accept("keyword", "OUTER")
+        else:
+            self.accept("keyword", "INNER")
+        self.expect("keyword", "JOIN")
+        table = self.name("a table name")
+        alias = self.advance().text.lower() if self.at_name() else None
+        self.expect("keyword", "ON")
+        on = self.expr()
+        if not any(
+            isinstance(part, Compare)
+            and part.op == "="
+            and isinstance(part.left, Column)
+            and isinstance(part.right, Column)
+            for part in (on.parts if isinstance(on, And) else (on,))
+        ):
+            raise SuiteQLError(
+                "A join condition needs a column equality (ON a.x = b.y [AND ...])."
+            )
+        return Join(table, alias, on, left)
+
+    def builtin(self) -> str | None:
+        """``BUILTIN.DF(col)`` → ``col``; None when not at ``BUILTIN``."""
+        if not (self.at("name") and self.tok.text.upper() == "BUILTIN"):
+            return None
+        self.advance()
+        self.expect("op", ".")
+        function = self.name("a BUILTIN function").upper()
+        if function != "DF":
+            raise SuiteQLError(f"BUILTIN.{function} is not supported (only BUILTIN.DF).")
+        self.expect("op", "(")
+        column = self.column_name()
+        self.expect("op", ")")
+        return column
 
     def select_list(self) -> tuple[SelectItem, ...] | None:
         if self.accept("op", "*"):
@@ -313,12 +373,16 @@ class _Parser:
             self.expect("op", ")")
             column: str | None = None
             alias = f"expr{n}"  # NetSuite's name for an unnamed expression
+            df = False
+        elif (displayed := self.builtin()) is not None:
+            column, alias, df = displayed, f"expr{n}", True
         else:
             column = self.column_name()
             alias = column.rsplit(".", 1)[-1]  # NetSuite names c.id "id"
+            df = False
         if self.accept("keyword", "AS") or self.at_name():
             alias = self.name("an alias")
-        return SelectItem(column, alias)
+        return SelectItem(column, alias, df)
 
     def column_name(self) -> str:
         name = self.name("a column name")
@@ -396,6 +460,9 @@ class _Parser:
         return tuple(values)
 
     def operand(self) -> Operand:
+        displayed = self.builtin()
+        if displayed is not None:
+            return Column(displayed, df=True)
         if self.at_name():
             return Column(self.column_name())
         return self.literal()
@@ -420,76 +487,258 @@ class _Parser:
 # --- executor --------------------------------------------------------------
 
 Predicate = Callable[[Row], bool | None]
+TableLookup = Callable[[str], Table]
 
 
 @dataclass(frozen=True)
 class Result:
-    """Rows in result order, with the output name and type of every column."""
+    """Rows in result order, with the output name and type of every column.
+
+    ``real`` says per column whether it comes from a table answering in
+    SuiteQL's own dialect (every value a string); empty: none does.
+    """
 
     columns: tuple[tuple[str, ColumnType], ...]
     rows: list[tuple[Any, ...]]
+    real: tuple[bool, ...] = ()
 
 
 def execute(query: Query, table: Table) -> Result:
-    """Run a parsed query against ``table`` (which must be the one it names)."""
-    resolve = _Resolver(query, table)
+    """Run a parsed one-table query against ``table`` (which must be the one it names)."""
+    return run(query, lambda name: table)
+
+
+def run(query: Query, lookup: TableLookup) -> Result:
+    """Run a parsed query, its tables found by name with ``lookup``."""
+    sources = [_Source(query.alias or query.table, lookup(query.table))]
+    sources += [_Source(j.alias or j.table, lookup(j.table)) for j in query.joins]
+    resolve = _Resolver(sources)
     predicate = _compile(query.where, resolve) if query.where is not None else None
-    found = _candidates(query.where, table, resolve) if query.where is not None else None
-    rows: Iterable[Row] = table.rows() if found is None else found
+    first = sources[0].table
+    found = _candidates(query.where, first, resolve) if query.where is not None else None
+    rows: Iterable[Row] = first.rows() if found is None else found
+    if query.joins:
+        rows = _join(query, sources, resolve, rows)
     matched = [r for r in rows if predicate is None or predicate(r) is True]
 
     if query.is_count:
         assert query.items is not None
         if len(query.items) != 1:
             raise SuiteQLError("COUNT(*) cannot be combined with other columns without GROUP BY.")
-        return Result(((query.items[0].alias, ColumnType.INTEGER),), [(len(matched),)])
+        counted_real = bool(getattr(first, "real", False))
+        return Result(
+            ((query.items[0].alias, ColumnType.INTEGER),),
+            [(len(matched),)],
+            (True,) if counted_real else (),
+        )
 
     if query.items is None:
-        selected = [(name, name) for name in table.columns]
+        selected = resolve.star()
     else:
-        selected = [(resolve(item.column or ""), item.alias) for item in query.items]
-    aliases = {alias: column for column, alias in selected}
-    order = [(aliases.get(o.column) or resolve(o.column), o.descending) for o in query.order_by]
-    if "id" in table.columns:
-        matched.sort(key=lambda r: _sort_key(r["id"]))
-    for column, descending in reversed(order):
-        matched.sort(key=lambda r, c=column: _sort_key(r[c]), reverse=descending)  # type: ignore[misc]
-    columns = tuple((alias, table.columns[column]) for column, alias in selected)
-    return Result(columns, [tuple(r[column] for column, _ in selected) for r in matched])
+        selected = [
+            (resolve(Column(item.column or "", item.df)), item.alias) for item in query.items
+        ]
+    aliases = {alias: key for key, alias in selected}
+    order = [
+        (aliases.get(o.column) or resolve(Column(o.column)), o.descending) for o in query.order_by
+    ]
+    id_key = resolve.key(0, "id")
+    if id_key is not None:
+        matched.sort(key=lambda r: _sort_key(r[id_key]))
+    for key, descending in reversed(order):
+        matched.sort(key=lambda r, k=key: _sort_key(r[k]), reverse=descending)  # type: ignore[misc]
+    columns = tuple((alias, resolve.types[key]) for key, alias in selected)
+    real = tuple(resolve.real[key] for key, _ in selected)
+    return Result(
+        columns, [tuple(r[key] for key, _ in selected) for r in matched], real if any(real) else ()
+    )
+
+
+@dataclass(frozen=True)
+class _Source:
+    alias: str
+    table: Table
+
+
+class _Joined(dict[str, Any]):
+    """A row of a join: ``alias.column`` read from each table's row (None: no match)."""
+
+    def __init__(self, parts: dict[str, Row | None]) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def __missing__(self, key: str) -> Any:
+        alias, column = key.split(".", 1)
+        part = self.parts[alias]
+        return None if part is None else part[column]
+
+
+def _join(
+    query: Query, sources: list[_Source], resolve: _Resolver, rows: Iterable[Row]
+) -> list[Row]:
+    """The first table's rows joined, in turn, with every joined table (a hash join)."""
+    combined: list[Row] = [_Joined({sources[0].alias: row}) for row in rows]
+    for n, join in enumerate(query.joins, start=1):
+        source = sources[n]
+        pairs = [
+            (part.left, part.right)
+            for part in (join.on.parts if isinstance(join.on, And) else (join.on,))
+            if isinstance(part, Compare) and isinstance(part.left, Column)
+            and isinstance(part.right, Column)
+        ]
+        # The first equality that links the new table to the ones before drives the join.
+        here: str | None = None
+        before: str | None = None
+        for a, b in pairs:
+            for this, other in ((a, b), (b, a)):
+                if resolve.source(this) == n and resolve.source(other) < n:
+                    here, before = resolve.column(this), resolve(other)
+                    break
+            if here is not None:
+                break
+        if here is None or before is None:
+            raise SuiteQLError(
+                f"The join of '{join.table}' must compare one of its columns with a column "
+                "of a table before it."
+            )
+        rest = _compile(join.on, resolve)
+        wanted = {str(v) for row in combined if (v := row[before]) is not None}
+        found = source.table.lookup(here, sorted(wanted)) if wanted else []
+        right = list(source.table.rows()) if found is None else found
+        index: dict[Any, list[Row]] = {}
+        for row in right:
+            key = _join_key(row[here])
+            if key is not None:
+                index.setdefault(key, []).append(row)
+        joined: list[Row] = []
+        for row in combined:
+            assert isinstance(row, _Joined)
+            hits = []
+            for match in index.get(_join_key(row[before]), ()):
+                candidate = _Joined({**row.parts, source.alias: match})
+                if rest(candidate) is True:
+                    hits.append(candidate)
+            if hits:
+                joined.extend(hits)
+            elif join.left:
+                joined.append(_Joined({**row.parts, source.alias: None}))
+        combined = joined
+    return combined
+
+
+def _join_key(value: Any) -> Any:
+    """Join values match as ``=`` does: numbers (and numeric text) by value, else text."""
+    if value is None:
+        return None
+    number = _number(value)
+    return ("n", number) if number is not None else ("t", _text(value))
 
 
 class _Resolver:
-    """Maps a (possibly qualified) column name to the table's column, or fails."""
+    """Maps a (possibly qualified) column to the key of its value in a row, or fails.
 
-    def __init__(self, query: Query, table: Table) -> None:
-        self.table = table
-        self.qualifiers = {table.name, query.alias or table.name}
+    One table: the key is the column name; a join: ``alias.column``. A
+    ``BUILTIN.DF`` column reads the table's display value (``col#df``), or the
+    value itself where the column has no separate display value.
+    """
 
-    def __call__(self, name: str) -> str:
+    def __init__(self, sources: list[_Source]) -> None:
+        self.sources = sources
+        self.single = len(sources) == 1
+        self.types: dict[str, ColumnType] = {}
+        self.real: dict[str, bool] = {}
+        self.date_columns: set[str] = set()
+        for n, source in enumerate(sources):
+            table = source.table
+            real = bool(getattr(table, "real", False))
+            displays: Mapping[str, str] = getattr(table, "displays", {})
+            for column, column_type in table.columns.items():
+                key = self._prefixed(n, column)
+                self.types[key] = column_type
+                self.real[key] = real
+                if column_type is ColumnType.DATE:
+                    self.date_columns.add(key)
+                if column in displays:
+                    shown = self._prefixed(n, displays[column])
+                    self.types[shown] = ColumnType.TEXT
+                    self.real[shown] = real
+
+    def _prefixed(self, n: int, column: str) -> str:
+        return column if self.single else f"{self.sources[n].alias}.{column}"
+
+    def key(self, n: int, column: str) -> str | None:
+        """The key of table ``n``'s ``column``; None if it has none."""
+        return self._prefixed(n, column) if column in self.sources[n].table.columns else None
+
+    def source(self, column: Column) -> int:
+        """Which table (by position) the column belongs to."""
+        name = column.name
         if "." in name:
             qualifier, name = name.split(".", 1)
-            if qualifier not in self.qualifiers:
-                raise SuiteQLError(f"Unknown table or alias '{qualifier}'.")
-        if name not in self.table.columns:
-            raise SuiteQLError(f"Field '{name}' for record '{self.table.name}' was not found.")
-        return name
+            for n, source in enumerate(self.sources):
+                if qualifier in (source.alias, source.table.name):
+                    return self._check(n, name)
+            raise SuiteQLError(f"Unknown table or alias '{qualifier}'.")
+        owners = [n for n, s in enumerate(self.sources) if name in s.table.columns]
+        if len(owners) > 1:
+            raise SuiteQLError(f"ORA-00918: column ambiguously defined: '{name}'.")
+        return self._check(owners[0] if owners else 0, name)
+
+    def _check(self, n: int, name: str) -> int:
+        table = self.sources[n].table
+        if name not in table.columns:
+            raise SuiteQLError(f"Field '{name}' for record '{table.name}' was not found.")
+        return n
+
+    def column(self, column: Column) -> str:
+        """The column's name in its own table."""
+        self.source(column)
+        return column.name.rsplit(".", 1)[-1]
+
+    def __call__(self, column: Column) -> str:
+        n = self.source(column)
+        name = column.name.rsplit(".", 1)[-1]
+        if column.df:
+            displays: Mapping[str, str] = getattr(self.sources[n].table, "displays", {})
+            name = displays.get(name, name)
+        return self._prefixed(n, name)
+
+    def date_literal(self, column: Column, value: Value) -> Value:
+        """A text literal compared with a date column, read in the account's date format."""
+        if column.df or not isinstance(value, str) or self(column) not in self.date_columns:
+            return value
+        parse = getattr(self.sources[self.source(column)].table, "date_literal", None)
+        parsed = parse(value) if parse is not None else None
+        return parsed if isinstance(parsed, str) else value
+
+    def star(self) -> list[tuple[str, str]]:
+        """``SELECT *``: every column of every table (a name already taken is skipped)."""
+        seen: set[str] = set()
+        out = []
+        for n, source in enumerate(self.sources):
+            for column in source.table.columns:
+                if column not in seen:
+                    seen.add(column)
+                    out.append((self._prefixed(n, column), column))
+        return out
 
 
 def _candidates(where: Expr, table: Table, resolve: _Resolver) -> list[Row] | None:
-    """Rows an indexed ``col = v`` / ``col IN (...)`` conjunct narrows the scan to."""
+    """Rows of the first table an indexed ``col = v`` / ``col IN (...)`` conjunct narrows
+    the scan to."""
     conjuncts = where.parts if isinstance(where, And) else (where,)
     for part in conjuncts:
-        column: str | None = None
+        column: Column | None = None
         values: list[Value] = []
         if isinstance(part, Compare) and part.op == "=":
             pair = (part.left, part.right)
             for col, lit in (pair, pair[::-1]):
                 if isinstance(col, Column) and isinstance(lit, Literal):
-                    column, values = resolve(col.name), [lit.value]
+                    column, values = col, [lit.value]
         elif isinstance(part, InList) and not part.negated and isinstance(part.operand, Column):
-            column, values = resolve(part.operand.name), [v.value for v in part.values]
-        if column is not None:
-            found = table.lookup(column, [v for v in values if v is not None])
+            column, values = part.operand, [v.value for v in part.values]
+        if column is not None and not column.df and resolve.source(column) == 0:
+            found = table.lookup(resolve.column(column), [v for v in values if v is not None])
             if found is not None:
                 return found
     return None
@@ -512,7 +761,8 @@ def _compile(expr: Expr, resolve: _Resolver) -> Predicate:
 
         return negate
     if isinstance(expr, Compare):
-        left, right = _getter(expr.left, resolve), _getter(expr.right, resolve)
+        left = _getter(expr.left, resolve, expr.right)
+        right = _getter(expr.right, resolve, expr.left)
         test = _COMPARISONS[expr.op]
 
         def compare(row: Row) -> bool | None:
@@ -543,7 +793,7 @@ def _compile(expr: Expr, resolve: _Resolver) -> Predicate:
             return (regex.fullmatch(_text(value)) is not None) != expr.negated
 
         return like
-    low_high = (_getter(expr.low, resolve), _getter(expr.high, resolve))
+    low_high = (_getter(expr.low, resolve, expr.operand), _getter(expr.high, resolve, expr.operand))
     get = _getter(expr.operand, resolve)
 
     def between(row: Row) -> bool | None:
@@ -602,11 +852,16 @@ _COMPARISONS: dict[str, Callable[[int], bool]] = {
 }
 
 
-def _getter(operand: Operand, resolve: _Resolver) -> Callable[[Row], Any]:
+def _getter(
+    operand: Operand, resolve: _Resolver, other: Operand | None = None
+) -> Callable[[Row], Any]:
+    """Reads an operand from a row; a literal compared with a date column is read as a date."""
     if isinstance(operand, Column):
-        name = resolve(operand.name)
+        name = resolve(operand)
         return lambda row: row[name]
     value = operand.value
+    if isinstance(other, Column):
+        value = resolve.date_literal(other, value)
     return lambda row: value
 
 

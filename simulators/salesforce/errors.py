@@ -38,6 +38,17 @@ class SalesforceError(Exception):
         return error_response(self.status, self.error_code, self.message, fields=self.fields)
 
 
+class MultipleChoices(SalesforceError):
+    """300: an external id matched several records; the body lists their URLs."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        super().__init__(300, "MULTIPLE_CHOICES", f"More than one record found: {list(urls)}")
+        self.urls = list(urls)
+
+    def response(self) -> Response:
+        return JSONResponse(self.urls, status_code=300)
+
+
 def error_response(
     status: int, error_code: str, message: str, *, fields: Sequence[str] = ()
 ) -> JSONResponse:

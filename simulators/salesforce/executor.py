@@ -9,7 +9,10 @@ the WHERE clause into a Python predicate. :func:`execute` then picks candidates
 
 Semantics follow Salesforce: text comparisons ignore case; ``!=`` and ``NOT IN``
 also match nulls; ordering puts nulls first ascending and last descending
-unless ``NULLS FIRST|LAST`` says otherwise.
+unless ``NULLS FIRST|LAST`` says otherwise. Fields may follow same-org
+references by their relationship names (``Parent.Name``, ``Contract.Status``,
+``RenewalOf__r.ContractNumber``; up to five levels), in SELECT, WHERE and ORDER
+BY; a missing parent reads as null.
 """
 
 from __future__ import annotations
@@ -42,10 +45,65 @@ from simulators.salesforce.soql import (
 from simulators.salesforce.values import parse_date, parse_datetime, to_decimal
 from simulators.storage import Document, DocumentStore
 
-Predicate = Callable[[Document], bool]
+Predicate = Callable[[Document, DocumentStore], bool]
 KeyFn = Callable[[Any], Any]
 
 MAX_OFFSET = 2000
+MAX_RELATIONSHIP_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class FieldPath:
+    """A field of the queried object or, through references, of a parent record."""
+
+    name: str
+    """Canonical: ``Parent.Name`` (relationship names, then the field)."""
+    hops: tuple[tuple[str, str], ...]
+    """``(reference field, target object)`` for each relationship followed."""
+    spec: FieldSpec
+
+    def read(self, doc: Document, store: DocumentStore) -> Any:
+        current: Document | None = doc
+        for ref_field, target in self.hops:
+            ref = current.get(ref_field) if current is not None else None
+            current = store.get(target, ref) if isinstance(ref, str) else None
+            if current is None:
+                return None
+        assert current is not None
+        return current.get(self.spec.name)
+
+
+def resolve_path(
+    sobject: SObjectType, name: str, sobjects: Mapping[str, SObjectType]
+) -> FieldPath:
+    """``name`` (``Name``, ``Parent.Name`` ...) bound to the org; INVALID_FIELD if unknown."""
+    parts = name.split(".")
+    if len(parts) - 1 > MAX_RELATIONSHIP_DEPTH:
+        raise SalesforceError(
+            400,
+            "MALFORMED_QUERY",
+            "SOQL statements cannot query relationships that are more than "
+            f"{MAX_RELATIONSHIP_DEPTH} levels away from the root entity object.",
+        )
+    current = sobject
+    hops: list[tuple[str, str]] = []
+    names: list[str] = []
+    for relationship in parts[:-1]:
+        ref = current.relationship(relationship)
+        target = sobjects.get(ref.reference_to.lower()) if ref and ref.reference_to else None
+        if ref is None or target is None or ref.relationship_name is None:
+            raise invalid_field(
+                f"Didn't understand relationship '{relationship}' in field path. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after "
+                "the custom relationship name. Please reference your WSDL or the describe "
+                "call for the appropriate names.",
+                fields=[name],
+            )
+        hops.append((ref.name, target.name))
+        names.append(ref.relationship_name)
+        current = target
+    spec = _resolve(current, parts[-1])
+    return FieldPath(".".join([*names, spec.name]), tuple(hops), spec)
 
 
 @dataclass(frozen=True)
@@ -58,7 +116,7 @@ class CompiledQuery:
     predicate: Predicate | None
     lookup: tuple[str, tuple[str, ...]] | None
     """``(field, values)`` to fetch candidates by index instead of scanning."""
-    order_by: tuple[tuple[str, KeyFn, bool, bool], ...]
+    order_by: tuple[tuple[FieldPath, KeyFn, bool, bool], ...]
     limit: int | None
     offset: int
 
@@ -73,15 +131,18 @@ def compile_query(query: Query, sobjects: Mapping[str, SObjectType]) -> Compiled
             f"sObject type '{query.sobject}' is not supported. If you are attempting to use "
             "a custom object, be sure to append the '__c' after the entity name.",
         )
-    fields = tuple(_resolve(sobject, name).name for name in query.fields)
-    if len(set(fields)) != len(fields):
-        duplicate = next(f for f in fields if fields.count(f) > 1)
+    fields = tuple(resolve_path(sobject, name, sobjects).name for name in query.fields)
+    folded = [f.lower() for f in fields]
+    if len(set(folded)) != len(folded):
+        duplicate = next(f for f in fields if folded.count(f.lower()) > 1)
         raise SalesforceError(400, "MALFORMED_QUERY", f"duplicate field selected: {duplicate}")
-    predicate = _compile(query.where, sobject) if query.where is not None else None
+    predicate = (
+        _compile(query.where, sobject, sobjects) if query.where is not None else None
+    )
     order_by = tuple(
-        (spec.name, _sort_key(spec), item.descending, item.nulls_first)
+        (path, _sort_key(path.spec), item.descending, item.nulls_first)
         for item in query.order_by
-        for spec in [_resolve(sobject, item.field)]
+        for path in [resolve_path(sobject, item.field, sobjects)]
     )
     offset = query.offset or 0
     if offset > MAX_OFFSET:
@@ -111,10 +172,12 @@ def execute(compiled: CompiledQuery, store: DocumentStore) -> list[Document]:
     else:
         candidates = _lookup(store, kind, *compiled.lookup)
     predicate = compiled.predicate
-    rows = [doc for doc in candidates if predicate is None or predicate(doc)]
+    rows = [doc for doc in candidates if predicate is None or predicate(doc, store)]
     # Stable sorts, least significant key first, give a multi-key ORDER BY.
-    for name, key, descending, nulls_first in reversed(compiled.order_by):
-        rows.sort(key=_null_aware(name, key, descending, nulls_first), reverse=descending)
+    for path, key, descending, nulls_first in reversed(compiled.order_by):
+        rows.sort(
+            key=_null_aware(path, key, descending, nulls_first, store), reverse=descending
+        )
     end = None if compiled.limit is None else compiled.offset + compiled.limit
     return rows[compiled.offset : end]
 
@@ -135,13 +198,15 @@ def _lookup(store: DocumentStore, kind: str, field: str, values: tuple[str, ...]
     return found
 
 
-def _null_aware(name: str, key: KeyFn, descending: bool, nulls_first: bool) -> KeyFn:
+def _null_aware(
+    path: FieldPath, key: KeyFn, descending: bool, nulls_first: bool, store: DocumentStore
+) -> KeyFn:
     # Rank nulls below or above every value so they land where NULLS FIRST/LAST says,
     # whichever direction the (reversible) sort runs.
     null_rank = 0 if nulls_first != descending else 2
 
     def sort_key(doc: Document) -> tuple[Any, ...]:
-        value = doc.get(name)
+        value = path.read(doc, store)
         converted = None if value is None else key(value)
         if converted is None:
             return (null_rank,)
@@ -225,27 +290,29 @@ def _bind_literal(spec: FieldSpec, literal: Literal) -> Any:
     return value
 
 
-def _compile(condition: Condition, sobject: SObjectType) -> Predicate:
+def _compile(
+    condition: Condition, sobject: SObjectType, sobjects: Mapping[str, SObjectType]
+) -> Predicate:
     if isinstance(condition, BoolOp):
-        parts = [_compile(c, sobject) for c in condition.operands]
+        parts = [_compile(c, sobject, sobjects) for c in condition.operands]
         if condition.op == "AND":
-            return lambda doc: all(p(doc) for p in parts)
-        return lambda doc: any(p(doc) for p in parts)
+            return lambda doc, store: all(p(doc, store) for p in parts)
+        return lambda doc, store: any(p(doc, store) for p in parts)
     if isinstance(condition, Not):
-        inner = _compile(condition.operand, sobject)
-        return lambda doc: not inner(doc)
-    spec = _resolve(sobject, condition.field)
-    name, key = spec.name, _sort_key(spec)
+        inner = _compile(condition.operand, sobject, sobjects)
+        return lambda doc, store: not inner(doc, store)
+    path = resolve_path(sobject, condition.field, sobjects)
+    spec, key = path.spec, _sort_key(path.spec)
 
-    def read(doc: Document) -> Any:
-        value = doc.get(name)
+    def read(doc: Document, store: DocumentStore) -> Any:
+        value = path.read(doc, store)
         return None if value is None else key(value)
 
     if isinstance(condition, InList):
         values = {_bind_literal(spec, v) for v in condition.values}
         if condition.negated:
-            return lambda doc: read(doc) not in values
-        return lambda doc: read(doc) in values
+            return lambda doc, store: read(doc, store) not in values
+        return lambda doc, store: read(doc, store) in values
     if condition.op == "LIKE":
         if spec.type not in TEXT_TYPES and spec.type not in ID_TYPES:
             raise invalid_field(
@@ -254,8 +321,8 @@ def _compile(condition: Condition, sobject: SObjectType) -> Predicate:
             )
         pattern = like_regex(condition.value.raw)
 
-        def like(doc: Document) -> bool:
-            value = doc.get(name)
+        def like(doc: Document, store: DocumentStore) -> bool:
+            value = path.read(doc, store)
             return isinstance(value, str) and pattern.fullmatch(value) is not None
 
         return like
@@ -263,14 +330,16 @@ def _compile(condition: Condition, sobject: SObjectType) -> Predicate:
     return _comparison(condition.op, read, target)
 
 
-def _comparison(op: str, read: Callable[[Document], Any], target: Any) -> Predicate:
+def _comparison(
+    op: str, read: Callable[[Document, DocumentStore], Any], target: Any
+) -> Predicate:
     if op == "=":
-        return lambda doc: read(doc) == target
+        return lambda doc, store: read(doc, store) == target
     if op == "!=":
         # As in SOQL, a null field is "not equal" to any value.
-        return lambda doc: read(doc) != target
+        return lambda doc, store: read(doc, store) != target
     if target is None:
-        return lambda doc: False
+        return lambda doc, store: False
     compare: Callable[[Any, Any], bool] = {
         "<": lambda a, b: a < b,
         ">": lambda a, b: a > b,
@@ -278,8 +347,8 @@ def _comparison(op: str, read: Callable[[Document], Any], target: Any) -> Predic
         ">=": lambda a, b: a >= b,
     }[op]
 
-    def ordered(doc: Document) -> bool:
-        value = read(doc)
+    def ordered(doc: Document, store: DocumentStore) -> bool:
+        value = read(doc, store)
         return value is not None and compare(value, target)
 
     return ordered

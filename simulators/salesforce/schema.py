@@ -52,7 +52,9 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 @dataclass(frozen=True)
 class FieldSpec:
     """One field. ``reference_to`` names a same-org object whose record must exist;
-    a reference to another system's record (Contract.AccountId) leaves it None."""
+    a reference to another system's record (Contract.AccountId) leaves it None.
+    An ``external_id`` field is unique and addresses records in upserts and
+    ``GET sobjects/{Object}/{field}/{value}``."""
 
     name: str
     type: FieldType
@@ -62,6 +64,33 @@ class FieldSpec:
     picklist: tuple[str, ...] = ()
     reference_to: str | None = None
     default: Any = None
+    external_id: bool = False
+    label: str = ""
+
+    @property
+    def relationship_name(self) -> str | None:
+        """The name SOQL follows the reference by: ``ParentId`` → ``Parent``,
+        ``RenewalOf__c`` → ``RenewalOf__r``; None if it is not a same-org reference."""
+        if self.reference_to is None:
+            return None
+        if self.name.endswith("__c"):
+            return self.name[:-3] + "__r"
+        if self.name.endswith("Id") and len(self.name) > 2:
+            return self.name[:-2]
+        return None
+
+    @property
+    def custom(self) -> bool:
+        return self.name.endswith("__c")
+
+    @property
+    def display_label(self) -> str:
+        if self.label:
+            return self.label
+        base = self.name.removesuffix("__c").replace("_", " ")
+        if base.endswith("Id"):
+            base = base[:-2] + " ID"
+        return _spaced(base)
 
 
 class SObjectBehavior:
@@ -85,6 +114,14 @@ class SObjectBehavior:
     ) -> None:
         return None
 
+    async def before_delete(self, store: DocumentStore, doc: Document) -> None:
+        """May refuse (raise) before ``doc`` is deleted."""
+        return None
+
+    async def after_delete(self, store: DocumentStore, doc: Document) -> None:
+        """Runs once ``doc`` (and the records it took along) are gone."""
+        return None
+
 
 @dataclass(frozen=True)
 class SObjectType:
@@ -96,16 +133,45 @@ class SObjectType:
     behavior: SObjectBehavior = field(default_factory=SObjectBehavior)
     createable: bool = True
     updateable: bool = True
+    deletable: bool = True
+    label: str = ""
+    label_plural: str = ""
     _lookup: dict[str, FieldSpec] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _relationships: dict[str, FieldSpec] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
         self._lookup.update({f.name.lower(): f for f in self.fields})
+        self._relationships.update(
+            {f.relationship_name.lower(): f for f in self.fields if f.relationship_name}
+        )
 
     def field(self, name: str) -> FieldSpec | None:
         """The field named ``name`` (case-insensitive, like the API)."""
         return self._lookup.get(name.lower())
+
+    def relationship(self, name: str) -> FieldSpec | None:
+        """The reference field behind relationship ``name`` (``Parent`` → ``ParentId``)."""
+        return self._relationships.get(name.lower())
+
+    @property
+    def custom(self) -> bool:
+        return self.name.endswith("__c")
+
+    @property
+    def display_label(self) -> str:
+        return self.label or _spaced(self.name.removesuffix("__c").replace("_", " "))
+
+    @property
+    def display_label_plural(self) -> str:
+        return self.label_plural or f"{self.display_label}s"
+
+    @property
+    def external_id_fields(self) -> list[FieldSpec]:
+        return [f for f in self.fields if f.external_id]
 
     @property
     def field_names(self) -> list[str]:
@@ -130,6 +196,11 @@ class SObjectType:
 
     def record_url(self, record_id: str, api_prefix: str) -> str:
         return f"{api_prefix}/sobjects/{self.name}/{record_id}"
+
+
+def _spaced(name: str) -> str:
+    """``BillingFrequency`` → ``Billing Frequency`` (labels derived from API names)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).strip()
 
 
 def read_only(name: str, type_: FieldType, *, default: Any = None) -> FieldSpec:

@@ -16,6 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,10 +35,18 @@ from starlette.types import ASGIApp
 
 from simulators.billing.app import create_app
 from simulators.config import SimulatorConfig
+from simulators.openapi import build, dumps
 from simulators.serving import BackgroundServers
 from simulators.storage import DocumentStore
 from tests.conftest import StartSimulators
 
+OPENAPI_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 TOKEN = "sk_test_demo"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BASE = 1_700_000_000
@@ -228,6 +247,102 @@ def test_invoice_lines_page_and_embed_ten(client: httpx.Client) -> None:
         "/v1/invoices/in_00050/lines", params={"limit": 5, "ending_before": "il_00050_010"}
     ).json()
     assert ids(before) == [f"il_00050_{k:03d}" for k in range(5, 10)] and before["has_more"]
+
+
+# -- API versions ------------------------------------------------------------------
+
+
+def test_legacy_shapes_carry_the_always_present_fields(client: httpx.Client) -> None:
+    """Without ``Stripe-Version``: the account default, 2024-06-20."""
+    r = client.get("/v1/subscriptions/sub_00001")
+    assert r.headers["Stripe-Version"] == "2024-06-20"
+    sub = r.json()
+    for field in ("collection_method", "billing_cycle_anchor", "automatic_tax", "discounts",
+                  "current_period_start", "current_period_end", "latest_invoice"):
+        assert field in sub, field
+    item = sub["items"]["data"][0]
+    assert item["subscription"] == "sub_00001" and item["created"] == sub["created"]
+    assert item["metadata"] == {} and item["discounts"] == []
+    price = item["price"]
+    assert price["active"] is True and price["type"] == "recurring"
+    assert price["billing_scheme"] == "per_unit" and price["created"] == sub["created"]
+    assert price["livemode"] is False and price["metadata"] == {}
+    assert price["recurring"]["usage_type"] == "licensed"
+    invoice = client.get("/v1/invoices/in_00001").json()
+    assert invoice["paid"] is True and invoice["attempted"] is True
+    assert invoice["attempt_count"] == 1 and invoice["starting_balance"] == 0
+    assert invoice["issuer"] == {"type": "self"} and invoice["discounts"] == []
+    assert invoice["total_tax_amounts"] == [] and "payment_settings" in invoice
+    line = invoice["lines"]["data"][0]
+    assert line["type"] == "invoiceitem" and line["proration"] is False  # no subscription
+    assert line["discountable"] is True and line["discounts"] == []
+    assert line["livemode"] is False and line["metadata"] == {}
+    assert list(invoice)[:2] == ["id", "object"]
+
+
+def test_stripe_version_header_picks_the_shapes(client: httpx.Client) -> None:
+    created = client.post("/v1/invoices", data={"subscription": "sub_00004"}).json()
+    assert created["subscription"] == "sub_00004" and created["lines"]["data"][0]["price"]
+    sub = client.get("/v1/subscriptions/sub_00004").json()
+    assert sub["latest_invoice"] == created["id"]
+    basil = {"Stripe-Version": "2025-03-31.basil"}
+    r = client.get(f"/v1/invoices/{created['id']}", headers=basil)
+    assert r.headers["Stripe-Version"] == "2025-03-31.basil"
+    invoice = r.json()
+    assert "subscription" not in invoice and "paid" not in invoice
+    assert invoice["parent"]["subscription_details"]["subscription"] == "sub_00004"
+    line = invoice["lines"]["data"][0]
+    assert line["pricing"]["price_details"]["price"] == "price_seed"
+    assert line["parent"]["subscription_item_details"]["subscription_item"] == "si_00004"
+    lines = client.get(f"/v1/invoices/{created['id']}/lines", headers=basil).json()
+    assert lines["data"][0]["parent"] == line["parent"]
+    sub = client.get("/v1/subscriptions/sub_00004", headers=basil).json()
+    assert "current_period_end" not in sub and sub["latest_invoice"] == created["id"]
+    assert sub["items"]["data"][0]["current_period_end"] == BASE + 30 * 86400
+    bad = client.get("/v1/customers", headers={"Stripe-Version": "2024-13-01"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("Invalid Stripe API version: 2024-13-01")
+    wrong_path = client.get(
+        f"/v1/invoices/{created['id']}", params={"expand[]": "subscription"}, headers=basil
+    )
+    assert wrong_path.status_code == 400 and wrong_path.json()["error"]["param"] == "expand"
+
+
+# -- rate limits -------------------------------------------------------------------
+
+
+def test_rate_limits_answer_stripes_429_when_on(client: httpx.Client) -> None:
+    assert client.get("/_sim/limits").json()["enabled"] is False  # off by default
+    try:
+        limits = {
+            "TestModeOperations": {"rate": 0.01, "burst": 3},
+            "EndpointRequests": {"rate": 0.01, "burst": 2},
+            "SearchReads": {"rate": 0.01, "burst": 1},
+        }
+        shown = client.post("/_sim/limits", json={"enabled": True, "limits": limits}).json()
+        assert shown["limits"]["LiveModeOperations"]["rate"] == 100
+        assert client.get("/v1/customers/cus_00001").status_code == 200
+        assert client.get("/v1/customers/cus_00002").status_code == 200
+        limited = client.get("/v1/customers/cus_00003")  # the endpoint's third in a row
+        assert limited.status_code == 429
+        assert limited.json() == {"error": {
+            "type": "invalid_request_error", "code": "rate_limit",
+            "doc_url": "https://docs.stripe.com/error-codes/rate-limit",
+            "message": "Request rate limit exceeded. Learn more about rate limits here "
+            "https://docs.stripe.com/rate-limits.",
+        }}
+        assert limited.headers["Stripe-Should-Retry"] == "true"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert client.get("/v1/invoices/in_00001").status_code == 200  # another endpoint
+        assert client.get("/v1/invoices/in_00002").status_code == 429  # the account's 4th
+        live = {"Authorization": "Bearer sk_live_other"}  # its own (live) bucket
+        assert client.get("/v1/customers/search", headers=live).status_code == 401
+        assert client.get("/v1/customers/search", headers=live).status_code == 429  # Search
+        used = client.get("/_sim/limits").json()["limits"]
+        assert used["TestModeOperations"]["refused"] >= 1 and used["SearchReads"]["refused"] == 1
+    finally:
+        client.delete("/_sim/limits")
+    assert client.get("/v1/customers/cus_00003").status_code == 200
 
 
 # -- auth, errors, faults ----------------------------------------------------------
@@ -593,3 +708,52 @@ def test_idempotency_keys_survive_a_restart(tmp_path: Path, run_id: str) -> None
         assert sorted(ids(listed)) == sorted([first.json()["id"], fresh["id"]])
     finally:
         second_server.stop()
+
+
+# -- OpenAPI document --------------------------------------------------------------
+
+
+def test_served_openapi_document_is_the_generated_one(client: httpx.Client) -> None:
+    served = client.get("/_sim/openapi.json").json()
+    assert served == json.loads(dumps(build("billing")))
+    assert {"/v1/customers", "/v1/invoices/{id}/lines", "/v1/customers/search"} <= set(
+        served["paths"]
+    )
+
+
+# (path, method, ids for its {id})
+LIVE_OPERATIONS = [
+    ("/v1/customers", "GET", []),
+    ("/v1/customers/{id}", "GET", ["cus_00001", "cus_00002"]),
+    ("/v1/subscriptions/{id}", "GET", ["sub_00001", "sub_00002"]),
+    ("/v1/invoices/{id}", "GET", ["in_00001", "in_00050"]),
+    ("/v1/invoices/{id}/lines", "GET", ["in_00050"]),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "known"), LIVE_OPERATIONS)
+def test_live_answers_conform_to_the_document(
+    url: str, path: str, method: str, known: list[str]
+) -> None:
+    operation = schemathesis.openapi.from_dict(build("billing"))[path][method]
+    strategy = operation.as_strategy()
+    if known:
+        strategy = st.one_of(
+            strategy,
+            st.sampled_from(known).flatmap(
+                lambda i: operation.as_strategy(path_parameters={"id": i})
+            ),
+        )
+    session = requests.Session()
+
+    @settings(
+        max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=strategy)
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=url, session=session, headers=AUTH, checks=OPENAPI_CHECKS)
+
+    try:
+        check()
+    finally:
+        session.close()

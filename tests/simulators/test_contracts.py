@@ -327,3 +327,25 @@ def test_amendment_refusals(http: httpx.Client) -> None:
             field
         ]
     assert get(http, "Contract", contract_id(7))["Version__c"] == 1
+
+
+def test_relationships_describe_and_deletes(http: httpx.Client) -> None:
+    original = contract_id(1)
+    renewal = http.post(f"{API}/sobjects/Contract", json={
+        "AccountId": parent_id(1), "Status": "Draft", "RenewalOf__c": original,
+    }).json()["id"]
+    rows = query(http, "SELECT Id, RenewalOf__r.ContractNumber, RenewalOf__r.Status FROM "
+                       f"Contract WHERE RenewalOf__r.Id = '{original}'")
+    assert [r["Id"] for r in rows] == [renewal]
+    assert rows[0]["RenewalOf__r"]["ContractNumber"] == "C-1001"
+    lines = query(http, "SELECT Contract.ContractNumber FROM ContractLineItem "
+                        f"WHERE ContractId = '{original}' LIMIT 1")
+    assert lines[0]["Contract"]["ContractNumber"] == "C-1001"
+    versions = http.get(f"{API}/sobjects/ContractVersion__c/describe").json()
+    assert versions["deletable"] is False and versions["createable"] is False
+    fields = {f["name"]: f for f in versions["fields"]}
+    assert fields["Contract__c"]["relationshipName"] == "Contract__r"
+    assert http.get(f"{API}/sobjects/Contract/describe").json()["childRelationships"]
+    activated = http.delete(f"{API}/sobjects/Contract/{original}")
+    assert activated.status_code == 400 and error(activated)["errorCode"] == "DELETE_FAILED"
+    assert http.delete(f"{API}/sobjects/Contract/{renewal}").status_code == 204

@@ -288,3 +288,105 @@ def test_request_log_and_stats_name_routes(http: httpx.Client) -> None:
         f"GET {API}/composite/sobjects/{{sobject}}": 1,
         f"GET {API}/query": 1,
     }
+
+
+def test_trailing_slashes_and_the_usage_header(http: httpx.Client) -> None:
+    http.delete("/_sim/stats")
+    roots = "SELECT Id FROM Account WHERE ParentId = null"
+    plain = soql(http, roots)
+    slashed = http.get(f"{API}/query/", params={"q": roots})
+    assert slashed.status_code == 200 and slashed.json() == plain.json()
+    record = http.get(f"{API}/sobjects/Account/{parent_id(2)}/")
+    assert record.status_code == 200 and record.json()["Id"] == parent_id(2)
+    assert http.get(f"{API}/").json()["query"] == f"{API}/query"
+    assert http.get("/_sim/stats").json()["by_route"][f"GET {API}/query"] == 2
+    used = [
+        int(r.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")[0])
+        for r in (plain, slashed, record, http.get(f"{API}/sobjects/Gadget/x"))
+    ]
+    assert used == sorted(used) and len(set(used)) == 4
+    assert plain.headers["Sforce-Limit-Info"].endswith("/100000")
+
+
+def test_describe_paths(http: httpx.Client) -> None:
+    described = http.get(f"{API}/sobjects/Account/describe").json()
+    assert described["name"] == "Account" and described["keyPrefix"] == "001"
+    assert [f["name"] for f in described["fields"]][:3] == ["Id", "Name", "ParentId"]
+    assert described["childRelationships"] == [
+        {"childSObject": "Account", "field": "ParentId", "cascadeDelete": False,
+         "relationshipName": None},
+    ]
+    assert http.get(f"{API}/sobjects").json()["sobjects"][0]["name"] == "Account"
+    assert http.get(f"{API}/sobjects/Account").json()["objectDescribe"]["label"] == "Account"
+    assert http.get(f"{API}/sobjects/Gadget/describe").status_code == 404
+    assert http.post(f"{API}/sobjects/Account/describe").status_code == 405
+    limits = http.get(f"{API}/limits").json()
+    assert limits["DailyApiRequests"]["Max"] == 100_000
+
+
+def test_relationship_fields_in_soql(http: httpx.Client) -> None:
+    body = soql(
+        http,
+        "SELECT Name, Parent.Name, Parent.Segment__c FROM Account "
+        f"WHERE Parent.Name LIKE '{WORDS[3]} Holdings 003' ORDER BY Name",
+    ).json()
+    assert body["totalSize"] == CHILDREN
+    first = body["records"][0]
+    assert list(first) == ["attributes", "Name", "Parent"]
+    assert first["Parent"] == {
+        "attributes": {"type": "Account", "url": f"{API}/sobjects/Account/{parent_id(3)}"},
+        "Name": f"{WORDS[3]} Holdings 003",
+        "Segment__c": SEGMENTS[0],
+    }
+    top = soql(http, f"SELECT Id, Parent.Name FROM Account WHERE Id = '{parent_id(3)}'").json()
+    assert top["records"][0]["Parent"] is None
+    bad = soql(http, "SELECT Owner.Name FROM Account")
+    assert bad.status_code == 400 and error(bad)["errorCode"] == "INVALID_FIELD"
+    too_deep = soql(http, "SELECT Parent.Parent.Parent.Parent.Parent.Parent.Name FROM Account")
+    assert error(too_deep)["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_delete_and_external_ids(http: httpx.Client) -> None:
+    created = http.patch(f"{API}/sobjects/Account/External_Id__c/crm-ext-1", json={"Name": "X"})
+    assert created.status_code == 201 and created.json()["created"] is True
+    record_id = created.json()["id"]
+    child = http.post(f"{API}/sobjects/Account", json={"Name": "Kid", "ParentId": record_id})
+    by_ext = http.get(f"{API}/sobjects/Account/External_Id__c/crm-ext-1")
+    assert by_ext.json()["Id"] == record_id
+    same = http.patch(f"{API}/sobjects/Account/External_Id__c/crm-ext-1", json={"Name": "Y"})
+    assert same.status_code == 200 and same.json()["id"] == record_id
+    mismatch = http.patch(
+        f"{API}/sobjects/Account/External_Id__c/crm-ext-1", json={"External_Id__c": "other"}
+    )
+    assert error(mismatch)["errorCode"] == "INVALID_FIELD"
+    not_ext = http.get(f"{API}/sobjects/Account/Name/Y")
+    assert not_ext.status_code == 404 and error(not_ext)["errorCode"] == "NOT_FOUND"
+    assert http.delete(f"{API}/sobjects/Account/External_Id__c/crm-ext-1").status_code == 204
+    assert http.get(f"{API}/sobjects/Account/{record_id}").status_code == 404
+    assert http.get(f"{API}/sobjects/Account/{child.json()['id']}").json()["ParentId"] is None
+    gone = http.delete(f"{API}/composite/sobjects", params={"ids": f"{record_id},bogus"})
+    assert [r["errors"][0]["statusCode"] for r in gone.json()] == [
+        "ENTITY_IS_DELETED", "MALFORMED_ID",
+    ]
+
+
+def test_collection_create_and_limits(http: httpx.Client) -> None:
+    def rec(name: str, **fields: Any) -> dict[str, Any]:
+        return {"attributes": {"type": "Account"}, "Name": name, **fields}
+
+    rolled = http.post(f"{API}/composite/sobjects", json={
+        "allOrNone": True, "records": [rec("Fine"), rec("Bad", Billing_Email__c="nope")],
+    }).json()
+    assert [r["errors"][0]["statusCode"] for r in rolled] == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK", "INVALID_EMAIL_ADDRESS",
+    ]
+    assert soql(http, "SELECT Id FROM Account WHERE Name = 'Fine'").json()["totalSize"] == 0
+    typed = http.post(f"{API}/composite/sobjects", json={"records": [{"Name": "untyped"}]})
+    assert typed.json()[0]["errors"][0]["statusCode"] == "INVALID_TYPE"
+    over = http.post(f"{API}/composite/sobjects", json={"records": [rec("x")] * 201})
+    assert over.status_code == 400 and error(over)["errorCode"] == "EXCEEDED_ID_LIMIT"
+    ok = http.post(f"{API}/composite/sobjects", json={"records": [rec("x")] * 200})
+    ids = [r["id"] for r in ok.json()]
+    assert len(set(ids)) == 200
+    deleted = http.delete(f"{API}/composite/sobjects", params={"ids": ",".join(ids)})
+    assert all(r["success"] for r in deleted.json())

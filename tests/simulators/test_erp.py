@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -9,11 +10,30 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from simulators.config import SimulatorConfig
 from simulators.erp.app import create_app
+from simulators.openapi import build, dumps
 from simulators.storage import DocumentStore
 
+OPENAPI_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 TOKEN = "demo-erp-token"
 SUITEQL = "/services/rest/query/v1/suiteql"
 RECORD = "/services/rest/record/v1"
@@ -224,13 +244,24 @@ def test_get_by_internal_id_and_by_external_id(erp: httpx.Client) -> None:
     assert body["links"] == [
         {"rel": "self", "href": str(erp.base_url).rstrip("/") + f"{RECORD}/customer/7"}
     ]
+    assert by_id.headers["content-type"].startswith("application/vnd.oracle.resource+json")
+    base = str(erp.base_url).rstrip("/") + RECORD
     assert body["id"] == "7" and body["externalId"] == crm_account_id(7)
-    assert body["currency"] == {"id": "1", "refName": "USD"} and body["isInactive"] is True
+    assert body["currency"] == {
+        "links": [{"rel": "self", "href": f"{base}/currency/1"}], "id": "1", "refName": "USD",
+    }  # fmt: skip
+    assert body["isInactive"] is True
+    assert "parent" not in body  # null fields are left out
     by_eid = erp.get(f"{RECORD}/customer/eid:{crm_account_id(7)}").json()
     assert by_eid == body
     schedule = erp.get(f"{RECORD}/customrecord_rg_revsched/eid:{contract_id(3)}:v2").json()
     assert schedule["custrecord_rg_contract_version"] == 2
-    assert schedule["custrecord_rg_customer"] == {"id": "3"}
+    assert schedule["custrecord_rg_customer"] == {
+        "links": [{"rel": "self", "href": f"{base}/customer/3"}], "id": "3",
+        "refName": "Customer 3",
+    }  # fmt: skip
+    invoice = erp.get(f"{RECORD}/invoice/2").json()
+    assert invoice["status"] == {"id": "B", "refName": "Paid In Full"}  # a list, not a record
 
 
 def test_fields_parameter_narrows_the_record(erp: httpx.Client) -> None:
@@ -330,19 +361,26 @@ def test_suiteql_errors_name_the_problem(erp: httpx.Client, q: str, problem: str
 
 
 def test_suiteql_row_shape_follows_netsuite(erp: httpx.Client) -> None:
-    rows = suiteql(erp, "SELECT * FROM customer WHERE id IN (3, 10) ORDER BY id").json()["items"]
+    response = suiteql(erp, "SELECT * FROM customer WHERE id IN (3, 10) ORDER BY id")
+    assert response.headers["content-type"].startswith("application/vnd.oracle.resource+json")
+    rows = response.json()["items"]
     assert rows[0] == {
         "links": [],
         "id": "3",
         "externalid": crm_account_id(3),
         "entityid": "CUST-00003",
         "companyname": "Customer 3",
-        "currency": "USD",
+        "currency": "USD",  # the legacy_list_names compatibility (on by default)
         "isinactive": "F",
-        "datecreated": "2026-01-01T00:00:00Z",
-        "lastmodifieddate": "2026-01-02T00:00:00Z",
+        "datecreated": "1/1/2026",  # the account's date format
+        "lastmodifieddate": "1/2/2026",
     }  # email and parent are NULL: absent, as NetSuite leaves them out
     assert rows[1]["parent"] == "1" and rows[1]["currency"] == "EUR"
+    schedule = suiteql(erp, "SELECT * FROM customrecord_rg_revsched WHERE id = 2").json()
+    row = schedule["items"][0]
+    assert row["custrecord_rg_contract_version"] == "2" and row["custrecord_rg_total"] == "506.25"
+    assert row["custrecord_rg_start"] == "1/1/2026" and row["custrecord_rg_end"] == "12/31/2027"
+    # The legacy ``invoice`` table answers as it always did: JSON numbers, ISO dates.
     invoice = suiteql(erp, f"SELECT * FROM invoice WHERE externalid = '{invoice_id(2, 2)}'")
     item = invoice.json()["items"][0]
     assert item["entity"] == "2" and item["status"] == "Paid In Full"
@@ -359,7 +397,7 @@ def test_suiteql_filters_and_orders(erp: httpx.Client) -> None:
         "ORDER BY v DESC, id"
     )
     assert [(r["id"], r["v"]) for r in suiteql(erp, q).json()["items"]] == [
-        ("8", 2), ("18", 2), ("7", 1), ("17", 1),
+        ("8", "2"), ("18", "2"), ("7", "1"), ("17", "1"),
     ]  # fmt: skip
     q = (
         "SELECT COUNT(*) AS n FROM invoice WHERE status = 'Open' AND total > 200 "
@@ -369,6 +407,129 @@ def test_suiteql_filters_and_orders(erp: httpx.Client) -> None:
     assert suiteql(erp, q).json()["items"] == [{"links": [], "n": 50}]
     q = "SELECT id FROM customer WHERE email IS NULL AND NOT (isinactive = 'T') ORDER BY id"
     assert [r["id"] for r in suiteql(erp, q).json()["items"]][:4] == ["3", "6", "9", "12"]
+
+
+def rows(client: httpx.Client, q: str) -> list[dict[str, Any]]:
+    response = suiteql(client, q)
+    assert response.status_code == 200, response.text
+    return [{k: v for k, v in item.items() if k != "links"} for item in response.json()["items"]]
+
+
+def test_transaction_table_speaks_the_real_dialect(erp: httpx.Client) -> None:
+    q = (
+        "SELECT id, tranid, type, entity, currency, BUILTIN.DF(currency) AS currencyname, "
+        "foreigntotal, foreignamountremaining, trandate, status, BUILTIN.DF(status) AS state, "
+        f"externalid FROM transaction WHERE type = 'CustInvc' AND externalid = '{invoice_id(2, 2)}'"
+    )
+    assert rows(erp, q) == [{
+        "id": "8", "tranid": "RG-000008", "type": "CustInvc", "entity": "2",
+        "currency": "4", "currencyname": "EUR", "foreigntotal": "200.1",
+        "foreignamountremaining": "0", "trandate": "2/1/2026", "status": "B",
+        "state": "Paid In Full", "externalid": invoice_id(2, 2),
+    }]  # fmt: skip
+    # The same invoice through the legacy alias, as the current adapter reads it.
+    legacy = rows(erp, "SELECT total, trandate, status FROM invoice WHERE id = 8")
+    assert legacy == [{"total": 200.1, "trandate": "2026-02-01", "status": "Paid In Full"}]
+    # Dates compare as dates, written in the account's format or ISO.
+    q = "SELECT COUNT(*) AS n FROM transaction WHERE trandate >= '6/1/2026' AND entity = 1"
+    assert rows(erp, q) == [{"n": "1"}]
+    q = "SELECT COUNT(*) AS n FROM transaction WHERE trandate BETWEEN '2026-02-01' AND '3/1/2026'"
+    assert rows(erp, q) == [{"n": "100"}]
+    assert rows(erp, "SELECT COUNT(*) AS n FROM transaction WHERE type = 'Journal'") == [
+        {"n": "0"}
+    ]
+
+
+def test_builtin_df_and_joins(erp: httpx.Client) -> None:
+    q = (
+        "SELECT t.id, t.tranid, BUILTIN.DF(t.entity) AS customer, c.externalid AS account "
+        "FROM transaction t INNER JOIN customer c ON c.id = t.entity "
+        f"WHERE c.externalid IN ('{crm_account_id(3)}', '{crm_account_id(4)}') "
+        "AND BUILTIN.DF(t.status) = 'Open' ORDER BY t.id DESC"
+    )
+    found = rows(erp, q)
+    assert [r["id"] for r in found] == ["23", "21", "19", "17", "15", "13"]
+    assert found[0] == {
+        "id": "23", "tranid": "RG-000023", "customer": "Customer 4",
+        "account": crm_account_id(4),
+    }  # fmt: skip
+    q = (
+        "SELECT s.id AS schedule, l.id AS line, l.custrecord_rg_amount AS amount "
+        "FROM customrecord_rg_revsched s "
+        "JOIN customrecord_rg_revsched_line l ON l.custrecord_rg_schedule = s.id "
+        f"WHERE s.custrecord_rg_contract = '{contract_id(2)}' AND l.custrecord_rg_recognized = 'T' "
+        "ORDER BY s.id, l.custrecord_rg_period"
+    )
+    lines = rows(erp, q)
+    assert len(lines) == 24 and lines[0] == {"schedule": "3", "line": "51", "amount": "10.25"}
+    # LEFT JOIN keeps the customers without a parent; a shared column name needs a qualifier.
+    q = (
+        "SELECT c.id, p.companyname AS parentname FROM customer c "
+        "LEFT OUTER JOIN customer p ON c.parent = p.id WHERE c.id IN (9, 10) ORDER BY c.id"
+    )
+    assert rows(erp, q) == [{"id": "9"}, {"id": "10", "parentname": "Customer 1"}]
+    ambiguous = suiteql(erp, "SELECT id FROM customer c JOIN transaction t ON t.entity = c.id")
+    assert "ambiguously" in error_of(ambiguous)[2]
+    not_equal = suiteql(erp, "SELECT c.id FROM customer c JOIN transaction t ON t.entity > c.id")
+    assert "column equality" in error_of(not_equal)[2]
+    other = suiteql(erp, "SELECT BUILTIN.CF(id) FROM customer")
+    assert "BUILTIN.CF is not supported" in error_of(other)[2]
+
+
+def test_list_values_as_ids_and_the_date_format_are_settings(erp: httpx.Client) -> None:
+    assert erp.get("/_sim/suiteql").json() == {
+        "date_format": "M/D/YYYY", "legacy_list_names": True,
+    }  # fmt: skip
+    try:
+        changed = erp.post(
+            "/_sim/suiteql", json={"legacy_list_names": False, "date_format": "DD/MM/YYYY"}
+        )
+        assert changed.json() == {"date_format": "DD/MM/YYYY", "legacy_list_names": False}
+        q = (
+            "SELECT currency, BUILTIN.DF(currency) AS name, datecreated FROM customer "
+            "WHERE id = 2"
+        )
+        assert rows(erp, q) == [{"currency": "4", "name": "EUR", "datecreated": "01/01/2026"}]
+        q = "SELECT COUNT(*) AS n FROM transaction WHERE currency = 4 AND trandate < '01/03/2026'"
+        assert rows(erp, q) == [{"n": "50"}]
+        # The legacy alias is not affected.
+        assert rows(erp, "SELECT currency FROM invoice WHERE id = 8") == [{"currency": "EUR"}]
+        bad = erp.post("/_sim/suiteql", json={"date_format": "YY/M/D"})
+        assert bad.status_code == 400
+    finally:
+        erp.post("/_sim/suiteql", json={"legacy_list_names": True, "date_format": "M/D/YYYY"})
+
+
+def test_metadata_catalog(erp: httpx.Client) -> None:
+    listed = erp.get(f"{RECORD}/metadata-catalog")
+    assert listed.status_code == 200
+    names = [item["name"] for item in listed.json()["items"]]
+    assert names == [
+        "customer", "invoice", "journalentry", "customrecord_rg_revsched",
+        "customrecord_rg_revsched_line",
+    ]  # fmt: skip
+    links = listed.json()["items"][0]["links"]
+    assert {link["mediaType"] for link in links} == {
+        "application/json", "application/swagger+json", "application/schema+json",
+    }  # fmt: skip
+    some = erp.get(f"{RECORD}/metadata-catalog", params={"select": "invoice"}).json()
+    assert [item["name"] for item in some["items"]] == ["invoice"]
+    schema = erp.get(
+        f"{RECORD}/metadata-catalog/invoice", headers={"Accept": "application/schema+json"}
+    )
+    assert schema.headers["content-type"].startswith("application/schema+json")
+    body = schema.json()
+    assert body["type"] == "object" and body["required"] == ["entity"]
+    assert body["properties"]["total"]["type"] == "number"
+    assert body["properties"]["entity"]["x-ns-recordType"] == "customer"
+    assert body["properties"]["status"]["properties"]["id"]["enum"] == ["A", "B", "V"]
+    assert body["properties"]["lastModifiedDate"]["readOnly"] is True
+    swagger = erp.get(
+        f"{RECORD}/metadata-catalog/customer", headers={"Accept": "application/swagger+json"}
+    ).json()
+    assert swagger["openapi"].startswith("3.") and f"{RECORD}/customer/{{id}}" in swagger["paths"]
+    unknown = erp.get(f"{RECORD}/metadata-catalog/salesorder")
+    assert error_of(unknown)[:2] == (400, "INVALID_RCRD_TYPE")
 
 
 # --- writing records ---------------------------------------------------------
@@ -401,9 +562,11 @@ def test_create_answers_204_with_location_and_sequential_ids(erp_rw: httpx.Clien
     )
     assert int(second) == int(first) + 1 and int(first) > 3
     body = erp_rw.get(f"{RECORD}/customer/{second}").json()
-    assert body["currency"] == {"id": "4", "refName": "EUR"}
-    assert body["parent"] == {"id": first} and body["isInactive"] is False
-    assert body["dateCreated"].endswith("Z") and body["externalId"] is None
+    assert (body["currency"]["id"], body["currency"]["refName"]) == ("4", "EUR")
+    assert body["parent"]["id"] == first and body["parent"]["refName"] == "New A"
+    assert body["parent"]["links"][0]["href"].endswith(f"{RECORD}/customer/{first}")
+    assert body["isInactive"] is False
+    assert body["dateCreated"].endswith("Z") and "externalId" not in body
 
 
 def test_duplicate_external_id_is_dup_rcrd(erp_rw: httpx.Client) -> None:
@@ -433,7 +596,7 @@ def test_put_eid_upserts_create_then_replace(erp_rw: httpx.Client) -> None:
     assert again == first
     record = erp_rw.get(url).json()
     assert record["externalId"] == "in_upsert_1" and dec(record["total"]) == Decimal("120.5")
-    assert record["memo"] is None  # a PUT replaces: fields not sent are cleared
+    assert "memo" not in record  # a PUT replaces: fields not sent are cleared
     count = suiteql(erp_rw, "SELECT COUNT(*) FROM invoice WHERE externalid = 'in_upsert_1'")
     assert count.json()["items"][0]["expr1"] == 1
     mismatch = erp_rw.put(url, json={**body, "externalId": "other"})
@@ -505,8 +668,9 @@ def test_journal_entry_with_lines(erp_rw: httpx.Client) -> None:
     }
     je_id = created_id(erp_rw.post(f"{RECORD}/journalentry", json=body), "journalentry")
     record = erp_rw.get(f"{RECORD}/journalentry/{je_id}").json()
+    account = {"rel": "self", "href": str(erp_rw.base_url).rstrip("/") + f"{RECORD}/account/4000"}
     assert record["line"]["items"][1] == {
-        "account": {"id": "4000"}, "debit": None, "credit": 100.5, "memo": None,
+        "account": {"links": [account], "id": "4000"}, "credit": 100.5,
     }  # fmt: skip
     row = suiteql(erp_rw, "SELECT * FROM journalentry WHERE externalid = 'je-1'").json()
     assert row["items"][0]["currency"] == "USD" and "line" not in row["items"][0]
@@ -633,5 +797,111 @@ async def test_writes_straight_to_the_store_are_seen(
             assert (await client.get(f"{RECORD}/customer/eid:planted")).json()["id"] == "5"
             created = await client.post(f"{RECORD}/customer", json={"companyName": "Next"})
             assert created.headers["Location"].endswith("/customer/6")
+    finally:
+        await store.close()
+
+
+# --- OpenAPI document ----------------------------------------------------------
+
+
+def test_served_openapi_document_is_the_generated_one(erp: httpx.Client) -> None:
+    served = erp.get("/_sim/openapi.json").json()
+    assert served == json.loads(dumps(build("erp")))
+    assert {SUITEQL, f"{RECORD}/invoice/{{id}}", f"{RECORD}/metadata-catalog"} <= set(
+        served["paths"]
+    )
+
+
+QUERIES = [
+    "SELECT * FROM customer WHERE id IN (1, 2, 3)",
+    "SELECT * FROM invoice WHERE entity IN ('4', '5') ORDER BY trandate, id",
+    "SELECT t.id, BUILTIN.DF(t.status) AS s FROM transaction t JOIN customer c "
+    "ON c.id = t.entity WHERE c.id = 6",
+    "SELECT * FROM customrecord_rg_revsched_line WHERE custrecord_rg_schedule IN ('1', '2')",
+    "SELECT nope FROM customer",
+]
+# (path, method, a strategy argument mixing known-good values with generated ones)
+LIVE_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
+    (SUITEQL, "POST", {"body": [{"q": q} for q in QUERIES]}),
+    (f"{RECORD}/customer/{{id}}", "GET", {"path_parameters": [{"id": "3"}, {"id": "eid:x"}]}),
+    (f"{RECORD}/invoice/{{id}}", "GET", {"path_parameters": [{"id": "8"}, {"id": "9"}]}),
+    (f"{RECORD}/customrecord_rg_revsched", "GET", {"query": [{"limit": 5}]}),
+    (f"{RECORD}/metadata-catalog", "GET", {"query": [{"select": "invoice"}]}),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "known"), LIVE_OPERATIONS)
+def test_live_answers_conform_to_the_document(
+    erp: httpx.Client, path: str, method: str, known: dict[str, Any]
+) -> None:
+    operation = schemathesis.openapi.from_dict(build("erp"))[path][method]
+    (argument, values), = known.items()
+    strategy = st.one_of(
+        operation.as_strategy(),
+        st.sampled_from(values).flatmap(lambda v: operation.as_strategy(**{argument: v})),
+    )
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {TOKEN}", "Prefer": "transient"}
+
+    @settings(
+        max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=strategy)
+    def check(case: Any) -> None:
+        case.call_and_validate(
+            base_url=str(erp.base_url).rstrip("/"), session=session, headers=headers,
+            checks=OPENAPI_CHECKS,
+        )
+
+    try:
+        check()
+    finally:
+        session.close()
+
+
+# --- concurrency governance ------------------------------------------------------
+
+
+async def test_concurrency_limit_answers_429_when_on(
+    tmp_path: Path, postgres_url: str | None, run_id: str
+) -> None:
+    if postgres_url:
+        store = DocumentStore(postgres_url, schema=f"{run_id}_erp_limits")
+    else:
+        store = DocumentStore(f"sqlite+aiosqlite:///{tmp_path / 'erp.sqlite3'}")
+    await store.open(reset=True)
+    await store.put_many("customer", erp_records(2)["customer"])
+    app = create_app(store, SimulatorConfig(base_url="http://erp.test", token=TOKEN))
+    limiter = app.state.sim.limits.concurrency("AccountConcurrency")
+    headers = {"Authorization": f"Bearer {TOKEN}", "Prefer": "transient"}
+    query = {"q": "SELECT id FROM customer"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://erp.test", headers=headers
+        ) as client:
+            shown = (await client.get("/_sim/limits")).json()
+            assert shown["enabled"] is False  # off by default
+            assert shown["limits"]["AccountConcurrency"]["max_in_flight"] == 5  # shared tier
+            tier = {"service_tier": "tier1", "suitecloud_plus_licenses": 1}
+            body = {"enabled": True, "limits": {"AccountConcurrency": tier}}
+            shown = (await client.post("/_sim/limits", json=body)).json()
+            assert shown["limits"]["AccountConcurrency"]["max_in_flight"] == 25
+            body = {"limits": {"AccountConcurrency": {"max_in_flight": 2}}}
+            await client.post("/_sim/limits", json=body)
+            assert limiter.acquire() and limiter.acquire()  # two requests in flight elsewhere
+            refused = await client.post(SUITEQL, json=query)
+            assert refused.status_code == 429
+            error = refused.json()
+            assert error["o:errorDetails"][0]["o:errorCode"] == "CONCURRENCY_LIMIT_EXCEEDED"
+            assert error["type"] == "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"
+            limiter.release()
+            assert (await client.post(SUITEQL, json=query)).status_code == 200
+            assert limiter.in_flight() == 1  # the request's own slot was given back
+            bad = {"limits": {"AccountConcurrency": {"service_tier": "platinum"}}}
+            assert (await client.post("/_sim/limits", json=bad)).status_code == 400
+            reset = (await client.delete("/_sim/limits")).json()
+            assert reset["enabled"] is False
+            assert reset["limits"]["AccountConcurrency"]["max_in_flight"] == 5
+            assert (await client.post(SUITEQL, json=query)).status_code == 200
     finally:
         await store.close()

@@ -293,3 +293,23 @@ def test_cursors_expire_when_idle_and_evict_the_oldest() -> None:
     idle = QueryCursors(ttl_s=-1)
     locator = idle.open("Widget", ("Id",), ["a"], 200)
     assert idle.get(locator) is None
+
+
+def test_relationship_paths_in_select_where_and_order_by(store: CountingStore) -> None:
+    assert ids(store, "SELECT Id FROM Widget WHERE Owner.Name LIKE 'acme%'") == [2, 3, 4, 6]
+    assert ids(store, "SELECT Id FROM Widget WHERE owner.owner.name = 'ACME ANVIL'") == [4, 6]
+    ordered = "SELECT Id FROM Widget WHERE Id IN ({}) ORDER BY Owner.Name DESC NULLS LAST, Id"
+    listed = ", ".join(f"'{wid(n)}'" for n in range(1, 7))
+    assert ids(store, ordered.format(listed)) == [4, 6, 2, 3, 1, 5]
+    compiled = compile_query(parse("SELECT owner.NAME, Owner.Owner.Id FROM Widget"), OBJECTS)
+    assert compiled.fields == ("Owner.Name", "Owner.Owner.Id")
+
+
+def test_relationship_path_errors() -> None:
+    assert error_code("SELECT Nope.Name FROM Widget") == "INVALID_FIELD"
+    assert error_code("SELECT Name.Id FROM Widget") == "INVALID_FIELD"
+    assert error_code("SELECT Owner.Nope FROM Widget") == "INVALID_FIELD"
+    assert error_code("SELECT Owner.Name, owner.name FROM Widget") == "MALFORMED_QUERY"
+    deep = "SELECT " + "Owner." * 6 + "Name FROM Widget"
+    assert error_code(deep) == "MALFORMED_QUERY"
+    assert error_code("SELECT Id FROM Widget WHERE Owner.Qty = 'x'") == "INVALID_FIELD"

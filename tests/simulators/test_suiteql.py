@@ -27,6 +27,9 @@ from simulators.erp.suiteql import (
     execute,
     parse,
 )
+from simulators.erp.suiteql import (
+    run as run_query,
+)
 
 
 class MemoryTable:
@@ -137,7 +140,9 @@ def test_parse_literals_escapes_negatives_and_not_forms() -> None:
         ("SELECT id FROM customer WHERE id IN ()", "expected a column or a value"),
         ("SELECT id FROM customer WHERE (id = 1", "expected )"),
         ("SELECT id FROM customer WHERE id = 1 LIMIT 5", "'LIMIT' is not supported"),
-        ("SELECT id FROM customer c JOIN invoice i ON c.id = i.entity", "'JOIN' is not supported"),
+        ("SELECT id FROM customer c RIGHT JOIN t i ON c.id = i.entity", "'RIGHT' is not supported"),
+        ("SELECT id FROM customer c JOIN t i ON c.id = 1", "column equality"),
+        ("SELECT BUILTIN.CONSOLIDATE(id) FROM customer", "BUILTIN.CONSOLIDATE is not supported"),
         ("SELECT DISTINCT id FROM customer", "'DISTINCT' is not supported"),
         ("SELECT id FROM customer WHERE name = 'open", "Unexpected character"),
         ("SELECT id FROM customer WHERE id ~ 1", "Unexpected character '~'"),
@@ -148,6 +153,20 @@ def test_parse_literals_escapes_negatives_and_not_forms() -> None:
 def test_syntax_errors_name_the_problem(q: str, problem: str) -> None:
     with pytest.raises(SuiteQLError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse(q)
+
+
+def test_parse_joins_and_builtin_df() -> None:
+    query = parse(
+        "SELECT t.id, BUILTIN.DF(t.status) AS state FROM transaction t "
+        "INNER JOIN customer c ON c.id = t.entity LEFT OUTER JOIN x ON x.a = t.b AND x.c = c.d "
+        "WHERE BUILTIN.DF(c.currency) = 'USD'"
+    )
+    assert query.items == (SelectItem("t.id", "id"), SelectItem("t.status", "state", df=True))
+    assert [(j.table, j.alias, j.left) for j in query.joins] == [
+        ("customer", "c", False), ("x", None, True),
+    ]  # fmt: skip
+    assert query.joins[0].on == Compare("=", Column("c.id"), Column("t.entity"))
+    assert query.where == Compare("=", Column("c.currency", df=True), Literal("USD"))
 
 
 def test_in_list_is_capped_at_oracles_1000() -> None:
@@ -269,3 +288,57 @@ def test_query_without_where_scans_once() -> None:
     table = _table()
     result = execute(Query("customer", None), table)
     assert len(result.rows) == 6 and table.scans == 1
+
+
+class Orders(MemoryTable):
+    """A second table, joined to customers by ``customer``; ``status`` has a display name."""
+
+    name = "orders"
+    columns: Mapping[str, ColumnType] = {
+        "id": ColumnType.ID,
+        "customer": ColumnType.ID,
+        "status": ColumnType.TEXT,
+    }
+    displays: Mapping[str, str] = {"status": "status#df"}
+
+
+def _orders() -> Orders:
+    names = {"A": "Open", "B": "Paid"}
+    rows: list[Row] = [
+        {"id": n, "customer": customer, "status": status, "status#df": names[status]}
+        for n, (customer, status) in enumerate([(1, "A"), (1, "B"), (3, "A"), (9, "B")], start=1)
+    ]
+    return Orders(rows)
+
+
+def run_join(q: str, customers: MemoryTable, orders: Orders) -> list[dict[str, Any]]:
+    tables: dict[str, Any] = {"customer": customers, "orders": orders}
+    result = run_query(parse(q), lambda name: tables[name])
+    names = [name for name, _ in result.columns]
+    return [dict(zip(names, row, strict=True)) for row in result.rows]
+
+
+def test_inner_and_left_joins_use_the_index_of_the_joined_table() -> None:
+    customers, orders = _table(), _orders()
+    q = (
+        "SELECT o.id, c.companyname, BUILTIN.DF(o.status) AS state FROM orders o "
+        "JOIN customer c ON c.id = o.customer ORDER BY o.id"
+    )
+    assert run_join(q, customers, orders) == [
+        {"id": 1, "companyname": "Acme", "state": "Open"},
+        {"id": 2, "companyname": "Acme", "state": "Paid"},
+        {"id": 3, "companyname": "Initech", "state": "Open"},
+    ]  # order 4's customer 9 does not exist: an inner join drops it
+    assert customers.scans == 0 and customers.lookups == [("id", ["1", "3", "9"])]
+    q = (
+        "SELECT c.id, o.id AS orderid FROM customer c LEFT JOIN orders o ON o.customer = c.id "
+        "WHERE c.id <= 3 AND (o.status IS NULL OR BUILTIN.DF(o.status) = 'Open') ORDER BY c.id"
+    )
+    assert [(r["id"], r["orderid"]) for r in run_join(q, customers, orders)] == [
+        (1, 1), (2, None), (3, 3),
+    ]  # fmt: skip
+    q = "SELECT COUNT(*) AS n FROM customer c JOIN orders o ON o.customer = c.id AND o.id > 1"
+    assert run_join(q, customers, orders) == [{"n": 2}]
+    with pytest.raises(SuiteQLError, match="ambiguously"):
+        run_join("SELECT id FROM customer JOIN orders ON orders.customer = customer.id",
+                 customers, orders)
