@@ -2,16 +2,16 @@
 
 Routes: ``/graphql`` (POST, GET for queries, GraphiQL for browsers; the HTTP
 rules are :mod:`api.graphql_view`'s), ``/healthz`` (the process answers),
-``/readyz`` (the store, the cache and every source answer), ``/metrics``
+``/readyz`` (the store, the cache and every source answer, and the crosswalk
+is built: :mod:`api.crosswalk_keeper`), ``/metrics``
 (Prometheus, :mod:`api.metrics`). Every response carries ``X-Correlation-ID``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import Awaitable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,42 +19,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.crosswalk_keeper import CrosswalkKeeper
 from api.graphiql import assets_route
 from api.graphql_view import GraphQLView
+from api.lifespan import gateway_lifespan
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
 from api.resources import Resources
 from api.settings import Settings
-from sources.base import SourceClient
 
 READY_TIMEOUT_S = 3.0
 """How long ``/readyz`` waits for one dependency before calling it not ready."""
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """A gateway app; resources open in its lifespan (so inside the serving loop)."""
+    """A gateway app; nothing is opened, migrated or tuned until its lifespan runs
+    (inside the serving loop), which checks and opens everything (:mod:`api.lifespan`)."""
     settings = settings or Settings()
-    view = GraphQLView()
-
-    def sources() -> Iterable[SourceClient]:
-        resources: Resources | None = getattr(app.state, "resources", None)
-        return resources.clients.all() if resources else ()
-
-    metrics = Metrics(sources)
-    view.metrics = metrics
+    metrics = Metrics()
+    view = GraphQLView(metrics=metrics)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        resources: Resources = request.app.state.resources
+        resources: Resources = request.state.resources
+        keeper: CrosswalkKeeper = request.state.crosswalk
         probes: dict[str, Awaitable[object]] = {
             "store": resources.check_store(),
             "cache": resources.cache.ping(),
             **{str(c.system): c.ping() for c in resources.clients.all()},
         }
-        results = await asyncio.gather(*(_check(probe) for probe in probes.values()))
-        checks = dict(zip(probes, results, strict=True))
+        results = await asyncio.gather(
+            *(_check(probe) for probe in probes.values()), _crosswalk_check(keeper)
+        )
+        checks = dict(zip([*probes, "crosswalk"], results, strict=True))
         ready = all(c["ok"] for c in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
@@ -64,18 +63,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def metrics_endpoint(request: Request) -> Response:
         body, content_type = metrics.render(request.headers.get("accept"))
         return Response(body, headers={"Content-Type": content_type})
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        resources = await Resources.open(settings)
-        for client in resources.clients.all():
-            client.observers.append(metrics.observe_upstream)
-        app.state.resources = resources
-        view.resources = resources
-        try:
-            yield
-        finally:
-            await resources.close()
 
     app = Starlette(
         routes=[
@@ -93,10 +80,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(UnhandledErrorMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
         ],
-        lifespan=lifespan,
+        lifespan=gateway_lifespan(settings, metrics),
     )
-    app.state.metrics = metrics
+    app.state.metrics = metrics  # the app's own registry (tests read it)
     return app
+
+
+async def _crosswalk_check(keeper: CrosswalkKeeper) -> dict[str, object]:
+    """The crosswalk's state: ready only once built (see :mod:`api.crosswalk_keeper`)."""
+    started = time.perf_counter()
+    outcome: dict[str, object]
+    try:
+        outcome = await asyncio.wait_for(keeper.report(), READY_TIMEOUT_S)
+    except TimeoutError:
+        outcome = {"ok": False, "state": keeper.state}
+        outcome["error"] = f"no answer within {READY_TIMEOUT_S}s"
+    except Exception as exc:  # the store failing is reported by its own check too
+        outcome = {"ok": False, "state": keeper.state}
+        outcome["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return outcome
 
 
 async def _check(probe: Awaitable[object]) -> dict[str, object]:

@@ -7,7 +7,7 @@
     revgraph simulators manifest [--customers 200] [--seed 42]
     revgraph crosswalk rebuild [--max-problems 50]
     revgraph db upgrade
-    revgraph demo [--customers 200] [--port 8000]
+    revgraph demo [--customers 200] [--port 8000] [--base-port 8000]
     revgraph serve [--host 127.0.0.1] [--port 8000]
     revgraph schema export [-o schema.graphql]
 
@@ -20,66 +20,91 @@ Settings (store, sources) come from the environment or a settings file, see
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import signal
-import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from api.app import create_app
-from api.demo import start_stack
-from api.jobs import rebuild_crosswalk
-from api.settings import Settings
-from domain.crosswalk import CrosswalkResult
-from resolvers.schema import schema_sdl
-from simulators.cluster import Cluster
-from simulators.registry import DEFAULT_BASE_PORT, SIMULATORS
-from simulators.seed import generate
-from simulators.serving import run
-from sources.errors import SourceError
-from store.crosswalk import LinkStatus
-from store.migrate import current, upgrade
+# Only typer at import time: `revgraph --help` must not load the schema, the
+# simulators or the servers. Every command imports what it needs when it runs.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from api.settings import Settings
+    from domain.crosswalk import CrosswalkResult
+    from simulators.cluster import Cluster
+
+DEFAULT_BASE_PORT = 8000
+"""The simulators' base port (``simulators.registry.DEFAULT_BASE_PORT``, spelled out
+so that the help does not import the simulators; a test checks they agree)."""
+
+# Plain help (no rich panels): options read "--port PORT  Port to listen on.", with no
+# type labels such as <int> or <bool> next to every option.
+_TYPER: dict[str, Any] = {"rich_markup_mode": None, "add_completion": False}
 
 app = typer.Typer(
     name="revgraph",
     help="One GraphQL gateway over CRM, contracts, billing and ERP systems of record.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    **_TYPER,
 )
-simulators_app = typer.Typer(help="Run the four simulated systems of record.")
-crosswalk_app = typer.Typer(help="The crosswalk of canonical customer ids.", no_args_is_help=True)
-db_app = typer.Typer(help="The gateway's SQL store.", no_args_is_help=True)
-schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+simulators_app = typer.Typer(help="Run the four simulated systems of record.", **_TYPER)
+crosswalk_app = typer.Typer(
+    help="The crosswalk of canonical customer ids.", no_args_is_help=True, **_TYPER
+)
+db_app = typer.Typer(help="The gateway's SQL store.", no_args_is_help=True, **_TYPER)
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True, **_TYPER)
 app.add_typer(simulators_app, name="simulators")
 app.add_typer(crosswalk_app, name="crosswalk")
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
-
 MANIFEST_FILE = "drift-manifest.json"
-CustomersOpt = Annotated[int, typer.Option(min=0, help="How many CRM customers to seed.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the deterministic data.")]
+CustomersOpt = Annotated[
+    int, typer.Option(min=0, metavar="N", help="How many CRM customers to seed.")
+]
+SeedOpt = Annotated[int, typer.Option(metavar="SEED", help="Seed of the deterministic data.")]
+HostOpt = Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")]
+BasePortOpt = Annotated[
+    int, typer.Option(metavar="PORT", help="Simulators listen on base+1 .. base+4.")
+]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+class _Out:
+    """stdout and stderr consoles, made on first use (rich is not needed for --help)."""
+
+    _out: Console | None = None
+    _err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            self._out = _console()
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            self._err = _console(stderr=True)
+        return self._err
+
+
+_io = _Out()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` (rich markup) on stderr; the caller raises what this returns."""
+    _io.err.print(message, soft_wrap=True)
+    return typer.Exit(code)
 
 
 # --- simulators ----------------------------------------------------------------
@@ -90,23 +115,22 @@ def simulators(
     ctx: typer.Context,
     customers: CustomersOpt = 200,
     seed: SeedOpt = 42,
-    base_port: Annotated[
-        int, typer.Option(help="Simulators listen on base+1 .. base+4.")
-    ] = DEFAULT_BASE_PORT,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="Where data and manifest live.")] = Path(
-        ".revgraph/simulators"
-    ),
+    base_port: BasePortOpt = DEFAULT_BASE_PORT,
+    host: HostOpt = "127.0.0.1",
+    data_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where data and manifest live.")
+    ] = Path(".revgraph/simulators"),
     keep: Annotated[
         bool, typer.Option(help="Serve the data stored by an earlier run instead of reseeding.")
     ] = False,
     schema_prefix: Annotated[
-        str, typer.Option(help="Postgres only: schemas are <prefix>_<system>.")
+        str, typer.Option(metavar="PREFIX", help="Postgres only: schemas are PREFIX_<system>.")
     ] = "revgraph_sim",
     only: Annotated[
         list[str] | None,
         typer.Option(
             "--only",
+            metavar="SYSTEM",
             help="Serve just this system (repeatable): CRM, CONTRACTS, BILLING, ERP. "
             "Run one process per system to give each its own CPU, as real systems have.",
         ),
@@ -115,12 +139,21 @@ def simulators(
     """Seed (unless --keep) and serve the simulators (all four by default) until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.table import Table
+
+    from api.demo import port_in_use_message
+    from api.settings import Settings
+    from simulators.cluster import Cluster
+    from simulators.registry import SIMULATORS
+    from simulators.seed import generate
+    from simulators.serving import PortInUse, run
+
+    console = _io.out
     names = tuple(n.upper() for n in only) if only else tuple(SIMULATORS)
     unknown = [n for n in names if n not in SIMULATORS]
     if unknown:
         known = ", ".join(SIMULATORS)
-        errors.print(f"[red]No such system:[/] {', '.join(unknown)} (one of {known})")
-        raise typer.Exit(2)
+        raise _fail(f"[red]No such system:[/] {', '.join(unknown)} (one of {known})", 2)
     settings = Settings()
     cluster = Cluster(
         data_dir=data_dir,
@@ -157,9 +190,10 @@ def simulators(
 
     try:
         run(_serve(cluster, records, base_port=base_port, host=host, ready=ready))
+    except PortInUse as exc:
+        raise _fail(f"[red]Cannot serve the simulators:[/] {port_in_use_message(exc)}") from None
     except OSError as exc:
-        errors.print(f"[red]Cannot serve the simulators:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(f"[red]Cannot serve the simulators:[/] {exc}") from None
     console.print("Simulators stopped.")
 
 
@@ -172,6 +206,10 @@ async def _serve(
     ready: Any,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut the servers and stores down cleanly."""
+    import asyncio
+    import contextlib
+    import signal
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -205,7 +243,9 @@ def _drift_summary(manifest: Mapping[str, Any]) -> str:
 
 @simulators_app.command("manifest")
 def simulators_manifest(customers: CustomersOpt = 200, seed: SeedOpt = 42) -> None:
-    """Print the drift manifest of the data ``--customers N --seed S`` generates."""
+    """Print the drift manifest of the data '--customers N --seed S' generates."""
+    from simulators.seed import generate
+
     typer.echo(json.dumps(generate(customers, seed).manifest, indent=2))
 
 
@@ -222,31 +262,65 @@ _STEP_LABELS = {
 
 @crosswalk_app.command("rebuild")
 def crosswalk_rebuild(
-    max_problems: Annotated[int, typer.Option(min=0, help="List at most this many problems.")] = 50,
+    max_problems: Annotated[
+        int, typer.Option(min=0, metavar="N", help="List at most this many problems.")
+    ] = 50,
 ) -> None:
-    """Link every CRM account to its billing and ERP customers and store the crosswalk."""
+    """Link every CRM account to its billing and ERP customers and store the crosswalk.
+
+    Running gateways drop their cached entries (announced over Redis, or seen in
+    the store).
+    """
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.lifespan import StartupError, check_startup, safe_url
+    from api.settings import Settings
+    from sources.errors import SourceError
+    from sources.systems import System
+
     settings = Settings()
     try:
+        asyncio.run(check_startup(settings, (System.CRM, System.BILLING, System.ERP)))
         result = asyncio.run(_rebuild(settings))
+    except StartupError as exc:
+        raise _fail(f"[red]Cannot rebuild the crosswalk:[/] {_escape(str(exc))}") from None
     except SourceError as exc:
-        errors.print(
-            f"[red]Cannot read {exc.system}[/] at {settings.source(exc.system).url}: {exc.message}"
-        )
-        raise typer.Exit(1) from None
+        # The adapters' message names the credential's variable on an auth failure.
+        url = settings.source(exc.system).url
+        raise _fail(f"[red]Cannot read {exc.system}[/] at {url}: {_escape(exc.message)}") from None
     except (SQLAlchemyError, OSError) as exc:
-        errors.print(f"[red]Cannot use the store[/] {_safe_url(settings.database_url)}: {exc}")
-        raise typer.Exit(1) from None
+        where = safe_url(settings.database_url)
+        raise _fail(f"[red]Cannot use the store[/] {where}: {_escape(str(exc))}") from None
     _print_result(result, max_problems)
 
 
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 async def _rebuild(settings: Settings) -> CrosswalkResult:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from api.jobs import rebuild_crosswalk
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<18}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=_io.out,
     ) as progress:
         tasks: dict[str, Any] = {}
 
@@ -259,6 +333,11 @@ async def _rebuild(settings: Settings) -> CrosswalkResult:
 
 
 def _print_result(result: CrosswalkResult, max_problems: int) -> None:
+    from rich.table import Table
+
+    from domain.crosswalk_types import LinkStatus
+
+    console = _io.out
     report = result.report
     counts = Table(title="Crosswalk")
     counts.add_column("Status")
@@ -295,22 +374,26 @@ def _print_result(result: CrosswalkResult, max_problems: int) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the store's migrations (idempotent)."""
+    """Apply the store's migrations (idempotent). Gateways never migrate on their own."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.lifespan import safe_url
+    from api.settings import Settings
+    from store.migrate import current, upgrade
+
     settings = Settings()
     try:
         asyncio.run(upgrade(settings.database_url, settings.store_schema))
         revision = asyncio.run(current(settings.database_url, settings.store_schema))
     except (SQLAlchemyError, OSError) as exc:
-        errors.print(f"[red]Cannot migrate[/] {_safe_url(settings.database_url)}: {exc}")
-        raise typer.Exit(1) from None
-    where = _safe_url(settings.database_url)
+        where = safe_url(settings.database_url)
+        raise _fail(f"[red]Cannot migrate[/] {where}: {_escape(str(exc))}") from None
+    where = safe_url(settings.database_url)
     if settings.store_schema:
         where += f" (schema {settings.store_schema})"
-    console.print(f"Store at revision {revision}: {where}")
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    _io.out.print(f"Store at revision {revision}: {where}", soft_wrap=True)
 
 
 # --- gateway -------------------------------------------------------------------
@@ -320,16 +403,28 @@ def _safe_url(url: str) -> str:
 def demo(
     customers: CustomersOpt = 200,
     seed: SeedOpt = 42,
-    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
-    base_port: Annotated[
-        int, typer.Option(help="Simulators listen on base+1 .. base+4.")
-    ] = DEFAULT_BASE_PORT,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data.")] = Path(
-        ".revgraph/demo"
-    ),
+    port: Annotated[int, typer.Option(metavar="PORT", help="Gateway port.")] = 8000,
+    base_port: BasePortOpt = DEFAULT_BASE_PORT,
+    host: HostOpt = "127.0.0.1",
+    data_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where the demo keeps its data.")
+    ] = Path(".revgraph/demo"),
 ) -> None:
-    """Seeded simulators, crosswalk and gateway in one process (SQLite, in-process cache)."""
+    """Simulators, store, crosswalk and gateway, all in one process.
+
+    Seeds the simulators, migrates the store (SQLite), builds the crosswalk and
+    serves the gateway (in-process cache, the simulators' demo credentials).
+    """
+    from rich.table import Table
+
+    from api.demo import port_in_use_message, start_stack
+    from api.lifespan import StartupError
+    from api.runtime import tune_gc
+    from domain.crosswalk_types import LinkStatus
+    from simulators.serving import PortInUse
+    from sources.errors import SourceError
+
+    console = _io.out
     with console.status(f"Seeding {customers} customers and starting the simulators..."):
         try:
             stack = start_stack(
@@ -340,9 +435,11 @@ def demo(
                 gateway_port=port,
                 host=host,
             )
-        except (OSError, RuntimeError, SourceError) as exc:
-            errors.print(f"[red]Cannot start the demo:[/] {exc}")
-            raise typer.Exit(1) from None
+        except PortInUse as exc:
+            raise _fail(f"[red]Cannot start the demo:[/] {port_in_use_message(exc)}") from None
+        except (OSError, RuntimeError, SourceError, StartupError) as exc:
+            raise _fail(f"[red]Cannot start the demo:[/] {_escape(str(exc))}") from None
+    tune_gc()  # everything is loaded: take it out of the collector's scans
     table = Table(title="Revgraph demo")
     table.add_column("Service")
     table.add_column("URL", no_wrap=True)
@@ -375,6 +472,9 @@ def demo(
 
 def _wait_for_signal() -> str:
     """Block until SIGINT or SIGTERM; returns the signal's name."""
+    import signal
+    import threading
+
     stop = threading.Event()
     received: list[str] = []
 
@@ -388,28 +488,73 @@ def _wait_for_signal() -> str:
     return received[0]
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the gateway's own loggers (``revgraph.*``) at INFO."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["revgraph"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
 ) -> None:
-    """The gateway alone; sources and store come from the environment / settings file."""
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    """The gateway alone, configured by the environment / settings file.
+
+    Every source needs its credential (REVGRAPH_<SYSTEM>_TOKEN) and the store
+    must be migrated (revgraph db upgrade); otherwise it exits saying which.
+    """
+    import asyncio
+    import errno
+    import socket
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.lifespan import StartupError, check_startup
+    from api.runtime import tune_gc
+    from api.settings import Settings
+
+    settings = Settings()
+    try:
+        # The app's lifespan checks the same; here it ends the process with a message.
+        asyncio.run(check_startup(settings))
+    except StartupError as exc:
+        raise _fail(f"[red]Cannot start the gateway:[/] {_escape(str(exc))}") from None
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        reason = f"port {port} is in use (try --port)" if busy else _escape(str(exc))
+        raise _fail(f"[red]Cannot start the gateway:[/] gateway: {reason}") from None
+    gateway = create_app(settings)
+    tune_gc()  # the app is built: what it allocated stays out of later collections
+    uvicorn.run(gateway, host=host, port=port, loop="uvloop", log_config=_log_config())
 
 
 @schema_app.command("export")
 def schema_export(
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option("-o", "--output", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
 ) -> None:
     """The GraphQL schema (SDL) as the code defines it."""
+    from resolvers.schema import schema_sdl
+
     sdl = schema_sdl()
     if output is None:
-        console.print(sdl, markup=False, highlight=False, end="")
+        _io.out.print(sdl, markup=False, highlight=False, end="")
     else:
         output.write_text(sdl)
-        console.print(f"Wrote {output}")
+        _io.out.print(f"Wrote {output}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from api.app import create_app
 from api.jobs import rebuild_crosswalk
+from api.lifespan import check_startup
 from api.settings import (
     BillingSettings,
     ContractsSettings,
@@ -27,11 +28,23 @@ from api.settings import (
 )
 from domain.crosswalk import CrosswalkResult
 from simulators.cluster import Cluster
+from simulators.registry import SIMULATORS
 from simulators.seed import generate
-from simulators.serving import BackgroundServers
+from simulators.serving import BackgroundServers, PortInUse
 from store.database import is_postgres
+from store.migrate import upgrade
 
 GATEWAY = "GATEWAY"
+
+_COMPONENTS = {GATEWAY: ("gateway", "--port")} | {
+    name: (f"{name} simulator", "--base-port") for name in SIMULATORS
+}
+
+
+def port_in_use_message(error: PortInUse) -> str:
+    """Which component could not have its port, and the option that moves it."""
+    component, option = _COMPONENTS.get(error.name, (error.name, "--port"))
+    return f"{component}: port {error.port} is in use (try {option})"
 
 
 @dataclass
@@ -64,30 +77,43 @@ def stack_settings(
     redis_url: str | None = None,
     prefix: str = "revgraph_demo",
 ) -> Settings:
-    """Gateway settings for simulators at ``urls``; the store under ``data_dir`` (SQLite)
-    or in schema ``{prefix}_gateway`` of a Postgres ``database_url``."""
+    """Gateway settings for simulators at ``urls`` with their demo credentials (the
+    only place those are used); the store under ``data_dir`` (SQLite) or in schema
+    ``{prefix}_gateway`` of a Postgres ``database_url``."""
     postgres = database_url is not None and is_postgres(database_url)
     return Settings(
         database_url=database_url or f"sqlite+aiosqlite:///{data_dir / 'revgraph.sqlite3'}",
         database_schema=f"{prefix}_gateway" if postgres else None,
         redis_url=redis_url,
         redis_prefix=f"{prefix}:",
-        crm=CrmSettings(url=urls["CRM"]),
-        contracts=ContractsSettings(url=urls["CONTRACTS"]),
-        billing=BillingSettings(url=urls["BILLING"]),
-        erp=ErpSettings(url=urls["ERP"]),
+        crm=CrmSettings(url=urls["CRM"], token=SIMULATORS["CRM"].token),
+        contracts=ContractsSettings(url=urls["CONTRACTS"], token=SIMULATORS["CONTRACTS"].token),
+        billing=BillingSettings(url=urls["BILLING"], token=SIMULATORS["BILLING"].token),
+        erp=ErpSettings(url=urls["ERP"], token=SIMULATORS["ERP"].token),
     )
+
+
+async def migrate(settings: Settings) -> None:
+    """``revgraph db upgrade`` for ``settings``' store (the demo and the tests do it)."""
+    await upgrade(settings.database_url, settings.store_schema)
 
 
 def start_gateway(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 0
 ) -> BackgroundServers:
-    """The gateway app served from a background thread (its lifespan opens the store)."""
+    """The gateway app served from a background thread (its lifespan opens the store).
+
+    The store must be migrated (:func:`migrate`); a gateway that cannot start
+    raises :class:`~api.lifespan.StartupError` saying why, a busy port
+    :class:`~simulators.serving.PortInUse`.
+    """
+    # The lifespan checks the same, but its error would only reach the log.
+    asyncio.run(check_startup(settings))
 
     async def build(_: Mapping[str, str]) -> Mapping[str, ASGIApp]:
         return {GATEWAY: create_app(settings)}
 
-    gateway = BackgroundServers(build, {GATEWAY: port}, host=host, lifespan=True)
+    gateway = BackgroundServers(build, {GATEWAY: port}, host=host, lifespan=True, name="gateway")
     gateway.start()
     return gateway
 
@@ -104,7 +130,8 @@ def start_stack(
     redis_url: str | None = None,
     schema_prefix: str = "revgraph_demo",
 ) -> Stack:
-    """Seed and start the simulators, build the crosswalk, start the gateway.
+    """Seed and start the simulators, migrate the store, build the crosswalk, start
+    the gateway.
 
     ``base_port``/``gateway_port`` 0 pick free ports. Without ``database_url``
     everything lives in SQLite files under ``data_dir``; with a Postgres URL the
@@ -124,6 +151,7 @@ def start_stack(
         settings = stack_settings(
             urls, data_dir, database_url=database_url, redis_url=redis_url, prefix=schema_prefix
         )
+        asyncio.run(migrate(settings))
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings, host=host, port=gateway_port)
         servers.append(gateway)

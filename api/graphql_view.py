@@ -27,14 +27,14 @@ around it follow https://graphql.github.io/graphql-over-http/ (checked with the
   every operation is counted in :mod:`api.metrics` by name and outcome.
 
 Batching and HTTP streaming (multipart, SSE) are not enabled, so the body
-parser only accepts single operations.
+parser only accepts single operations. The media types, the body and the
+request object are checked in :mod:`api.negotiation`; this module holds the
+strawberry hooks.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import strawberry
@@ -54,25 +54,25 @@ from strawberry.types.graphql import OperationType
 
 from api.graphiql import graphiql_html
 from api.metrics import Metrics, operation_label
+from api.negotiation import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    RequestRejected,
+    accepts_html,
+    check_content_type,
+    decode_json,
+    negotiate,
+    query_parameters,
+    rejection_response,
+    request_data,
+)
 from api.resources import Resources
 from resolvers.context import Context
 from resolvers.extensions import classify
 from resolvers.schema import schema as default_schema
 from sources.correlation import current_correlation_id
 
-JSON = "application/json"
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
-_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
-_PARAMETERS = ("query", "operationName", "variables", "extensions")
 
 
 class _RequestAdapter(StarletteRequestAdapter):
@@ -97,34 +97,26 @@ class _RequestAdapter(StarletteRequestAdapter):
         return b"".join(chunks)
 
 
-class RequestRejected(HTTPException):
-    """A request refused before any GraphQL ran (status, reason, extra headers such as Allow)."""
-
-    def __init__(
-        self, status_code: int, reason: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(status_code, reason)
-        self.headers = dict(headers or {})
-
-
 class GraphQLView(GraphQL[Context, None]):
     """Builds a fresh :class:`Context` (and DataLoaders) per request, in the running loop.
 
-    ``resources`` (and ``metrics``, if any) are set by the app's lifespan/factory.
+    The process's :class:`Resources` come with each request, from the app's
+    lifespan state (``request.state.resources``); ``metrics``, if given, counts
+    every operation.
     """
 
-    resources: Resources
-    metrics: Metrics | None = None
     request_adapter_class = _RequestAdapter
 
     def __init__(
         self,
         schema: strawberry.Schema | None = None,
         *,
+        metrics: Metrics | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema or default_schema, graphql_ide="graphiql", **kwargs)
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,15 +131,16 @@ class GraphQLView(GraphQL[Context, None]):
                 )
             response = await self.run(request)
         except HTTPException as exc:
-            response = _rejection(exc, request.headers.get("accept"))
+            response = rejection_response(exc, request.headers.get("accept"))
         await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        resources: Resources = request.state.resources
         return Context.create(
-            self.resources.clients,
-            self.resources.crosswalk,
+            resources.clients,
+            resources.crosswalk,
             current_correlation_id(),
             request=request,
             response=response,
@@ -173,15 +166,15 @@ class GraphQLView(GraphQL[Context, None]):
                 406, f"Accept {GRAPHQL_RESPONSE} or {JSON} to get a GraphQL response."
             )
         if request.method == "GET":
-            data: object = _query_parameters(request.query_params)
+            data: object = query_parameters(request.query_params)
         else:
-            _check_content_type(request.content_type)
+            check_content_type(request.content_type)
             if isinstance(request, _RequestAdapter):
                 body = await request.read_body(self.max_body_bytes)
             else:
                 body = await request.get_body()
-            data = _decode_json(body, "body")
-        return _request_data(data)
+            data = decode_json(body, "body")
+        return request_data(data)
 
     async def execute_single(
         self,
@@ -279,141 +272,6 @@ def _too_large(limit: int) -> RequestRejected:
     return RequestRejected(413, f"The request body is larger than {limit} bytes.")
 
 
-def negotiate(accept: str | None) -> str | None:
-    """The GraphQL response media type for an ``Accept`` header; None if it allows none.
-
-    No header (or ``*/*``) means a legacy client: ``application/json``. The most
-    specific matching range gives each type its quality (RFC 9110 §12.5.1); the
-    higher one wins, and on a tie ``application/graphql-response+json`` only if
-    the client named it.
-    """
-    if accept is None or not accept.strip():
-        return JSON
-    ranges = _media_ranges(accept)
-    graphql_q, graphql_specificity = _quality(ranges, GRAPHQL_RESPONSE)
-    json_q, _ = _quality(ranges, JSON)
-    if graphql_q <= 0 and json_q <= 0:
-        return None
-    if graphql_q > json_q or (graphql_q == json_q and graphql_specificity == 2):
-        return GRAPHQL_RESPONSE
-    return JSON
-
-
-def accepts_html(accept: str | None) -> bool:
-    """Whether the client names ``text/html`` (or ``text/*``): a browser, not an API client."""
-    if not accept:
-        return False
-    return any(
-        kind == "text" and subtype in ("html", "*") and q > 0
-        for kind, subtype, q in _media_ranges(accept)
-    )
-
-
-def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
-    ranges = []
-    for part in accept.split(","):
-        media, *params = (piece.strip() for piece in part.split(";"))
-        kind, slash, subtype = media.lower().partition("/")
-        if not slash or not kind or not subtype:
-            continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = min(1.0, max(0.0, float(value)))
-                except ValueError:
-                    q = -1.0  # a range with an unreadable weight is ignored
-        if q >= 0:
-            ranges.append((kind, subtype, q))
-    return ranges
-
-
-def _quality(ranges: list[tuple[str, str, float]], media_type: str) -> tuple[float, int]:
-    """(q, specificity) of the most specific range matching ``media_type``; (0, -1) if none."""
-    kind, _, subtype = media_type.partition("/")
-    best = (0.0, -1)
-    for range_kind, range_subtype, q in ranges:
-        if (range_kind, range_subtype) == (kind, subtype):
-            specificity = 2
-        elif range_kind == kind and range_subtype == "*":
-            specificity = 1
-        elif (range_kind, range_subtype) == ("*", "*"):
-            specificity = 0
-        else:
-            continue
-        if specificity > best[1]:
-            best = (q, specificity)
-    return best
-
-
-def _check_content_type(content_type: str | None) -> None:
-    if not content_type:
-        raise RequestRejected(415, f"A POST needs Content-Type: {JSON}.")
-    media, *params = (piece.strip() for piece in content_type.split(";"))
-    if media.lower() != JSON:
-        raise RequestRejected(415, f"Unsupported Content-Type {media!r}; send {JSON}.")
-    for param in params:
-        key, _, value = param.partition("=")
-        charset = value.strip().strip('"').lower()
-        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise RequestRejected(415, f"Unsupported charset {charset!r}; send UTF-8.")
-
-
-def _decode_json(raw: bytes, what: str) -> object:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RequestRejected(400, f"The {what} is not valid UTF-8.") from exc
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    # ValueError: bad JSON, NaN/Infinity, integers too long to convert;
-    # RecursionError: nesting deeper than the decoder's stack.
-    except (ValueError, RecursionError) as exc:
-        raise RequestRejected(400, f"The {what} is not valid JSON.") from exc
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _query_parameters(params: Mapping[str, object]) -> dict[str, object]:
-    """A GET's parameters as a request object; ``variables``/``extensions`` are JSON text."""
-    data = {name: params[name] for name in _PARAMETERS if params.get(name) is not None}
-    for name in ("variables", "extensions"):
-        encoded = data.get(name)
-        if isinstance(encoded, str):
-            # An empty parameter is an absent one (HTML forms send them).
-            data[name] = _decode_json(encoded.encode(), f"`{name}` parameter") if encoded else None
-    return data
-
-
-def _request_data(data: object) -> GraphQLRequestData:
-    if isinstance(data, list):
-        raise RequestRejected(400, "Batched requests are not supported; send one operation.")
-    if not isinstance(data, dict):
-        raise RequestRejected(400, "The request must be a JSON object.")
-    query = data.get("query")
-    if not isinstance(query, str | None):
-        raise RequestRejected(400, "`query` must be a string.")
-    operation_name = data.get("operationName")
-    if not isinstance(operation_name, str | None):
-        raise RequestRejected(400, "`operationName` must be a string or null.")
-    variables = data.get("variables")
-    if not isinstance(variables, dict | None):
-        raise RequestRejected(400, "`variables` must be an object or null.")
-    extensions = data.get("extensions")
-    if not isinstance(extensions, dict | None):
-        raise RequestRejected(400, "`extensions` must be an object or null.")
-    return GraphQLRequestData(
-        query=query,
-        variables=variables,
-        # An empty name is no name (forms and some clients send "").
-        operation_name=operation_name or None,
-        extensions=extensions,
-    )
-
-
 def is_request_error(response: GraphQLHTTPResponse) -> bool:
     """No data and only errors without a path: execution never started.
 
@@ -449,17 +307,4 @@ def _has_code(response: GraphQLHTTPResponse, code: str) -> bool:
     return any(
         isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code
         for e in response.get("errors") or ()
-    )
-
-
-def _rejection(exc: HTTPException, accept: str | None) -> Response:
-    """A refused request as a GraphQL-shaped error body in the negotiated media type."""
-    code = _CODES.get(exc.status_code, "BAD_REQUEST")
-    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-    media_type = negotiate(accept) or JSON
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-        media_type=f"{media_type}; charset=utf-8",
     )

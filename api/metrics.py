@@ -96,9 +96,23 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.registry.register(UpstreamCollector(sources))
+        self._watched: tuple[SourceClient, ...] = ()
+        self.registry.register(UpstreamCollector(lambda: (*self._watched, *sources())))
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
+
+    def watch(self, clients: Iterable[SourceClient]) -> None:
+        """Observe every call of ``clients`` and expose their health (the lifespan's call)."""
+        self.unwatch()
+        self._watched = tuple(clients)
+        for client in self._watched:
+            client.observers.append(self.observe_upstream)
+
+    def unwatch(self) -> None:
+        for client in self._watched:
+            if self.observe_upstream in client.observers:
+                client.observers.remove(self.observe_upstream)
+        self._watched = ()
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in _HTTP_METHODS else "OTHER"

@@ -9,7 +9,8 @@ Variable                       Meaning (default)
 ``REDIS_URL``                  Redis for cache and pub/sub (unset: in-process cache)
 ``REVGRAPH_REDIS_PREFIX``      key prefix in Redis (``revgraph:``)
 ``REVGRAPH_<SYSTEM>_URL``      base URL of a source (``http://127.0.0.1:8001`` .. ``8004``)
-``REVGRAPH_<SYSTEM>_TOKEN``    its credential (the simulators' demo tokens)
+``REVGRAPH_<SYSTEM>_TOKEN``    its credential (required: no default; ``revgraph demo``
+                               passes the simulators' demo tokens itself)
 ``REVGRAPH_<SYSTEM>_TIMEOUT_S``    per-request timeout in seconds (5.0)
 ``REVGRAPH_<SYSTEM>_MAX_RETRIES``  retries of idempotent requests (2)
 ``REVGRAPH_<SYSTEM>_CONCURRENCY``  connections / in-flight requests (16; Billing 100)
@@ -32,6 +33,7 @@ A ``.env`` file uses the variable names above.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import (
@@ -49,33 +51,37 @@ from store.database import DEFAULT_DATABASE_URL, DEFAULT_POSTGRES_SCHEMA, is_pos
 SETTINGS_FILE_ENV = "REVGRAPH_SETTINGS_FILE"
 
 
+def token_env(system: System) -> str:
+    """The variable holding ``system``'s credential, e.g. ``REVGRAPH_BILLING_TOKEN``."""
+    return f"REVGRAPH_{system.value}_TOKEN"
+
+
 class SourceSettings(BaseModel):
     """How to reach one system of record."""
 
     url: str
-    token: str
+    token: str = ""
+    """Empty means not set (see :meth:`Settings.missing_tokens`)."""
     timeout_s: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     concurrency: int = Field(default=16, ge=1)
 
 
 # One class per source so a partial override (only REVGRAPH_CRM_TOKEN, or one key in
-# a TOML table) keeps the other defaults. The defaults are the simulators' ports and
-# demo credentials (simulators/registry.py), spelled out: the gateway never imports
-# the simulators.
+# a TOML table) keeps the other defaults. The URL defaults are the simulators' ports
+# (simulators/registry.py), spelled out: the gateway never imports the simulators.
+# Credentials have no default: a gateway started without one refuses to start and
+# names the variable (Settings.missing_tokens); only the demo passes the simulators'.
 class CrmSettings(SourceSettings):
     url: str = "http://127.0.0.1:8001"
-    token: str = "demo-crm-token"
 
 
 class ContractsSettings(SourceSettings):
     url: str = "http://127.0.0.1:8002"
-    token: str = "demo-contracts-token"
 
 
 class BillingSettings(SourceSettings):
     url: str = "http://127.0.0.1:8003"
-    token: str = "sk_test_demo"
     # Stripe has no multi-id read: a page of 50 customers costs ~100 list calls in
     # one hop, so they all go out at once rather than in rounds of 16.
     concurrency: int = Field(default=100, ge=1)
@@ -83,7 +89,6 @@ class BillingSettings(SourceSettings):
 
 class ErpSettings(SourceSettings):
     url: str = "http://127.0.0.1:8004"
-    token: str = "demo-erp-token"
 
 
 class Settings(BaseSettings):
@@ -154,6 +159,10 @@ class Settings(BaseSettings):
         }
         return by_system[system]
 
+    def missing_tokens(self, systems: Iterable[System] = tuple(System)) -> list[str]:
+        """The variables (``REVGRAPH_<SYSTEM>_TOKEN``) of the ``systems`` that have no token."""
+        return [token_env(system) for system in systems if not self.source(system).token]
+
     def source_configs(self) -> dict[System, SourceConfig]:
         """A :class:`SourceConfig` per system, for the adapters."""
         return {
@@ -161,7 +170,7 @@ class Settings(BaseSettings):
                 system=system,
                 base_url=s.url,
                 token=s.token,
-                token_env=f"REVGRAPH_{system.value}_TOKEN",
+                token_env=token_env(system),
                 timeout_s=s.timeout_s,
                 max_retries=s.max_retries,
                 concurrency=s.concurrency,

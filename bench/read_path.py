@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from api.demo import GATEWAY, stack_settings, start_gateway
+from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from simulators.registry import SIMULATORS
@@ -98,6 +98,7 @@ def main(customers: int = 200, latency_ms: int = 25, runs: int = 40, warmup: int
         simulator_processes(customers, Path(tmp) / "simulators") as urls,
     ):
         settings = stack_settings(urls, Path(tmp), prefix="bench")
+        asyncio.run(migrate(settings))
         asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings)
         graphql_url = f"{gateway.urls[GATEWAY]}/graphql"

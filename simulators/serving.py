@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import random
 import socket
 import threading
@@ -57,16 +58,42 @@ def free_port_block(size: int = 5, host: str = "127.0.0.1") -> int:
     raise RuntimeError(f"no block of {size} free ports")
 
 
+class PortInUse(OSError):
+    """A fixed port something else listens on; ``name`` is the app that wanted it."""
+
+    def __init__(self, name: str, host: str, port: int) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} is in use")
+        self.name = name
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return f"{self.name}: port {self.port} is in use"
+
+
 def bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio only disables Nagle (TCP_NODELAY) on accepted
     # sockets whose proto says TCP; with proto 0 every answer written in two parts
     # (headers, body) waited ~40 ms for the client's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def _bind_named(name: str, host: str, port: int) -> socket.socket:
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(name, host, port) from exc
+        raise
 
 
 class _Server(uvicorn.Server):
@@ -105,7 +132,14 @@ async def serve(
     ``lifespan`` runs the apps' startup/shutdown (the gateway needs it; the
     simulators open their stores in ``build`` instead).
     """
-    bound = [_Bound(name, bind(host, port)) for name, port in ports.items()]
+    bound: list[_Bound] = []
+    try:
+        for name, port in ports.items():
+            bound.append(_Bound(name, _bind_named(name, host, port)))
+    except OSError:
+        for b in bound:
+            b.sock.close()
+        raise
     urls = {b.name: b.url for b in bound}
     apps = await build(urls)
     servers = [
@@ -127,6 +161,9 @@ async def serve(
         while not all(s.started for s in servers):
             if any(t.done() for t in tasks):
                 await asyncio.gather(*tasks)
+                # Ended without starting: the app's startup (lifespan) failed and said why.
+                failed = [b.name for s, b in zip(servers, bound, strict=True) if not s.started]
+                raise RuntimeError(f"{', '.join(failed)} failed to start (see the log)")
             await asyncio.sleep(0.01)
         if ready is not None:
             ready(urls)
@@ -153,14 +190,16 @@ class BackgroundServers:
         host: str = "127.0.0.1",
         cleanup: Callable[[], Awaitable[None]] | None = None,
         lifespan: bool = False,
+        name: str = "simulators",
     ) -> None:
+        self._name = name
         self._lifespan = lifespan
         self._build = build
         self._ports = dict(ports)
         self._host = host
         self._cleanup = cleanup
         self._loop = new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="simulators", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._ready = threading.Event()
         self._main: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
@@ -199,8 +238,10 @@ class BackgroundServers:
         self._thread.start()
         if not self._ready.wait(timeout):
             raise TimeoutError("simulators did not start in time")
+        if isinstance(self._error, PortInUse):
+            raise self._error
         if self._error is not None or not self.urls:
-            raise RuntimeError("simulators failed to start") from self._error
+            raise RuntimeError(f"{self._name} failed to start") from self._error
         return self.urls
 
     def call(self, coro: Awaitable[object], timeout: float = 60.0) -> object:

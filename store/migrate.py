@@ -1,8 +1,11 @@
 """Running the Alembic migrations programmatically (no ``alembic.ini``).
 
 ``await upgrade(url, schema)`` brings a database (SQLite file or Postgres
-schema) to the newest revision; the API, the CLI (``revgraph db upgrade``)
-and the tests call it. The scripts live in ``store/migrations``.
+schema) to the newest revision; ``revgraph db upgrade`` (and the demo, and the
+tests) call it explicitly. A gateway never migrates on its own: at start-up it
+checks :func:`is_current` and refuses to serve a store that is behind
+:func:`head` (several replicas starting at once must not race to migrate).
+The scripts live in ``store/migrations``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from store.database import DEFAULT_DATABASE_URL, create_engine
@@ -54,3 +58,24 @@ async def current(url: str = DEFAULT_DATABASE_URL, schema: str | None = None) ->
             )
     finally:
         await engine.dispose()
+
+
+def head() -> str:
+    """The newest revision the code knows (what :func:`upgrade` migrates to)."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision is None:  # pragma: no cover - the project always has migrations
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return revision
+
+
+def known(revision: str) -> bool:
+    """Whether ``revision`` is one of the code's migrations (else the store is newer)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for unknown or malformed ids
+        return False
+
+
+async def is_current(url: str = DEFAULT_DATABASE_URL, schema: str | None = None) -> bool:
+    """Whether the store at ``url`` (``schema``) is at :func:`head`."""
+    return await current(url, schema) == head()

@@ -127,7 +127,7 @@ class Loaders:
             return SourceLoader(system, hop, fetch, _empty, failures, trace)
 
         crm, contracts, billing, erp = clients.crm, clients.contracts, clients.billing, clients.erp
-        xwalk = one(None, "crosswalk", crosswalk.many)
+        xwalk = one(None, "crosswalk", crosswalk.lookup)
         subscriptions = many(
             System.BILLING, "subscriptions", _each_customer(billing.subscriptions_for_customers)
         )

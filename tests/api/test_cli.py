@@ -14,15 +14,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from api import cli
 from api.cli import app
 from api.demo import Stack
 from resolvers.schema import schema_sdl
+from simulators.registry import DEFAULT_BASE_PORT
 from simulators.seed import generate
 from simulators.serving import free_port_block
 from sources.base import SourceConfig
@@ -33,7 +36,7 @@ from sources.erp.client import ErpClient
 from sources.systems import System
 from store.crosswalk import CrosswalkRepository, LinkStatus
 from store.database import create_engine
-from tests.conftest import StartSimulators
+from tests.conftest import STACK_CUSTOMERS, StartSimulators
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {
@@ -68,6 +71,17 @@ async def _drop_schemas(url: str, prefix: str) -> None:
         await engine.dispose()
 
 
+def _sources_env(urls: dict[str, str]) -> dict[str, str]:
+    """URL and credential of each simulator in ``urls``, as ``revgraph`` reads them."""
+    env = {f"REVGRAPH_{name}_URL": url for name, url in urls.items()}
+    return env | {f"REVGRAPH_{name}_TOKEN": token for name, token in TOKENS.items()}
+
+
+def _upgrade(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+
+
 def test_manifest_prints_the_seed_manifest() -> None:
     result = CliRunner().invoke(app, ["simulators", "manifest", "--customers", "20", "--seed", "3"])
     assert result.exit_code == 0, result.output
@@ -87,11 +101,8 @@ def test_crosswalk_rebuild_reports_the_planted_problems(
 ) -> None:
     data = generate(40, 9)
     urls = start_simulators(("CRM", "BILLING", "ERP"), data.records)
-    env = {
-        **store_env,
-        **{f"REVGRAPH_{name}_URL": url for name, url in urls.items()},
-        "REVGRAPH_CRM_TOKEN": TOKENS["CRM"],
-    }
+    env = {**store_env, **_sources_env(urls)}
+    _upgrade(env)
     result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
     assert result.exit_code == 0, result.output
     drift = data.manifest["drift"]
@@ -132,15 +143,41 @@ def test_crosswalk_rebuild_with_an_unreachable_source_exits_1(
     urls = start_simulators(("CRM", "BILLING"), generate(5, 1).records)
     env = {
         **store_env,
-        "REVGRAPH_CRM_URL": urls["CRM"],
-        "REVGRAPH_BILLING_URL": urls["BILLING"],
+        **_sources_env(urls),
         "REVGRAPH_ERP_URL": f"http://127.0.0.1:{_closed_port()}",
         "REVGRAPH_ERP_MAX_RETRIES": "0",
     }
+    _upgrade(env)
     result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
     assert result.exit_code == 1
     assert "Cannot read ERP" in result.output
     assert "Traceback" not in result.output
+
+
+def test_crosswalk_rebuild_with_a_wrong_token_names_its_variable(
+    start_simulators: StartSimulators, store_env: dict[str, str]
+) -> None:
+    urls = start_simulators(("CRM", "BILLING", "ERP"), generate(5, 1).records)
+    env = {**store_env, **_sources_env(urls), "REVGRAPH_BILLING_TOKEN": "sk_test_wrong"}
+    _upgrade(env)
+    result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
+    assert result.exit_code == 1
+    assert "Cannot read BILLING" in result.output
+    assert "REVGRAPH_BILLING_TOKEN" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_crosswalk_rebuild_needs_a_migrated_store_and_every_token(
+    store_env: dict[str, str],
+) -> None:
+    env = {**store_env, **_sources_env({})}
+    result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env)
+    assert result.exit_code == 1
+    assert "revgraph db upgrade" in result.output
+    _upgrade(env)
+    result = CliRunner().invoke(app, ["crosswalk", "rebuild"], env=env | {"REVGRAPH_ERP_TOKEN": ""})
+    assert result.exit_code == 1
+    assert "REVGRAPH_ERP_TOKEN is not set" in result.output
 
 
 def _closed_port() -> int:
@@ -285,16 +322,18 @@ def test_serve_runs_the_gateway_on_configured_sources(
     stack: Stack, store_env: dict[str, str]
 ) -> None:
     port = free_port_block(1)
-    sources = {f"REVGRAPH_{name}_URL": url for name, url in stack.simulator_urls.items()}
-    env = {**os.environ, **store_env, **sources, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **store_env, **_sources_env(stack.simulator_urls), "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
+    _upgrade(env)
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
-        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        # A new store: the gateway builds the crosswalk itself, and is ready once built.
+        ready = _wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+        assert ready["checks"]["crosswalk"]["entries"] == STACK_CUSTOMERS
         body = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={"query": "{ customers(first: 2) { edges { node { name } } } }"},
@@ -306,6 +345,126 @@ def test_serve_runs_the_gateway_on_configured_sources(
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit says why.
     assert "Application shutdown complete" in output
     assert process.returncode in (0, -signal.SIGTERM), output
+    # The first-start build logs its progress.
+    assert "crosswalk: empty store, building it in the background" in output
+    assert f"crosswalk: {STACK_CUSTOMERS} CRM accounts read" in output
+    assert "crosswalk: built in" in output
+
+
+def _wait_until_ready(url: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = httpx.get(url, timeout=10)
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} did not become ready: {response.text}")
+        time.sleep(0.2)
+
+
+def test_serve_refuses_a_source_without_credentials(store_env: dict[str, str]) -> None:
+    env = {**store_env, **_sources_env({}), "REVGRAPH_BILLING_TOKEN": ""}
+    _upgrade(env)
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port_block(1))], env=env)
+    assert result.exit_code == 1
+    assert "REVGRAPH_BILLING_TOKEN is not set" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_store_that_is_not_migrated(store_env: dict[str, str]) -> None:
+    env = {**store_env, **_sources_env({})}
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port_block(1))], env=env)
+    assert result.exit_code == 1
+    assert "run `revgraph db upgrade` first" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_names_a_busy_port(store_env: dict[str, str]) -> None:
+    env = {**store_env, **_sources_env({})}
+    _upgrade(env)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert f"gateway: port {port} is in use (try --port)" in result.output
+
+
+@pytest.mark.parametrize(("busy_offset", "component", "option"), [
+    (0, "gateway", "--port"),
+    (3, "BILLING simulator", "--base-port"),
+])  # fmt: skip
+def test_demo_names_the_component_whose_port_is_busy(
+    tmp_path: Path, busy_offset: int, component: str, option: str
+) -> None:
+    base = free_port_block()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", base + busy_offset))
+        busy.listen()
+        result = CliRunner().invoke(
+            app,
+            ["demo", "--customers", "3", "--base-port", str(base), "--port", str(base),
+             "--data-dir", str(tmp_path / "demo")],
+            env={"DATABASE_URL": None, "REDIS_URL": None},
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"{component}: port {base + busy_offset} is in use (try {option})" in result.output
+    assert "simulators failed to start" not in result.output
+
+
+def test_simulators_name_the_one_whose_port_is_busy(tmp_path: Path) -> None:
+    base = free_port_block()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", base + 4))
+        busy.listen()
+        result = CliRunner().invoke(
+            app,
+            ["simulators", "--customers", "2", "--base-port", str(base),
+             "--data-dir", str(tmp_path / "sims")],
+            env={"DATABASE_URL": None},
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"ERP simulator: port {base + 4} is in use (try --base-port)" in result.output
+
+
+def test_help_is_fast_and_loads_neither_the_schema_nor_the_simulators() -> None:
+    check = (
+        "import sys; sys.argv = ['revgraph', '--help']\n"
+        "from api.cli import app\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in\n"
+        "         ('simulators', 'resolvers', 'strawberry', 'uvicorn', 'sqlalchemy')]\n"
+        "print('HEAVY', heavy, code)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "Commands:" in ran.stdout and "serve" in ran.stdout
+    assert ran.stdout.strip().splitlines()[-1] == "HEAVY [] 0"
+    # And the installed console script answers.
+    script = Path(sys.executable).with_name("revgraph")
+    ran = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and "serve" in ran.stdout, ran.stderr
+
+
+def test_cli_default_base_port_is_the_simulators() -> None:
+    assert cli.DEFAULT_BASE_PORT == DEFAULT_BASE_PORT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["simulators"], ["simulators", "manifest"], ["demo"], ["serve"], ["crosswalk", "rebuild"],
+     ["db", "upgrade"], ["schema", "export"]],
+)  # fmt: skip
+def test_help_is_plain_text(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"<(int|bool|str|path|float|list)[^>]*>", result.output), result.output
+    assert "``" not in result.output and "╭" not in result.output
+    assert "--help" in result.output
 
 
 def test_schema_export_writes_the_sdl_the_code_defines(tmp_path: Path) -> None:

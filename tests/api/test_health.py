@@ -1,4 +1,4 @@
-"""``/healthz`` (the process) and ``/readyz`` (store, cache, every source) over loopback."""
+"""``/healthz`` (the process) and ``/readyz`` (store, cache, every source, the crosswalk)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from api.demo import Stack
 
-DEPENDENCIES = {"store", "cache", "CRM", "CONTRACTS", "BILLING", "ERP"}
+DEPENDENCIES = {"store", "cache", "CRM", "CONTRACTS", "BILLING", "ERP", "crosswalk"}
 
 
 @pytest.fixture
@@ -45,6 +45,9 @@ def test_readyz_is_200_when_everything_answers(stack: Stack) -> None:
     for name, check in body["checks"].items():
         assert check["ok"] is True, name
         assert check["latency_ms"] >= 0
+    crosswalk = body["checks"]["crosswalk"]
+    assert crosswalk["state"] == "ready" and crosswalk["entries"] == stack.customers
+    assert crosswalk["lastRun"] == stack.crosswalk.finished_at.isoformat()
     assert response.headers["X-Correlation-ID"]
 
 

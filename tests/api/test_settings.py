@@ -42,8 +42,24 @@ def test_defaults_are_the_embedded_setup_and_the_simulators() -> None:
         System.BILLING: "http://127.0.0.1:8003",
         System.ERP: "http://127.0.0.1:8004",
     }
-    assert configs[System.BILLING].token == "sk_test_demo"
+    # No credential has a default: only the demo passes the simulators' tokens.
+    assert {c.token for c in configs.values()} == {""}
+    assert settings.missing_tokens() == [
+        "REVGRAPH_CRM_TOKEN",
+        "REVGRAPH_CONTRACTS_TOKEN",
+        "REVGRAPH_BILLING_TOKEN",
+        "REVGRAPH_ERP_TOKEN",
+    ]
     assert configs[System.ERP].timeout_s == 5.0 and configs[System.ERP].concurrency == 16
+
+
+def test_tokens_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVGRAPH_CRM_TOKEN", "crm-secret")
+    monkeypatch.setenv("REVGRAPH_BILLING_TOKEN", "sk_live_x")
+    settings = Settings()
+    assert settings.source_configs()[System.BILLING].token == "sk_live_x"
+    assert settings.missing_tokens() == ["REVGRAPH_CONTRACTS_TOKEN", "REVGRAPH_ERP_TOKEN"]
+    assert settings.missing_tokens([System.CRM, System.BILLING]) == []
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +79,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     configs = settings.source_configs()
     # A partial override keeps the source's other defaults.
     assert configs[System.CRM].base_url == "https://crm.example.com"
-    assert configs[System.CRM].token == "demo-crm-token"
+    assert configs[System.CRM].token == ""
     assert configs[System.BILLING].timeout_s == 9.5
     assert configs[System.ERP].max_retries == 0
     assert configs[System.CONTRACTS].concurrency == 4
@@ -90,7 +106,7 @@ def test_toml_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.database_url == "postgresql+asyncpg://file@db/x"
     assert settings.redis_prefix == "env:"
     assert settings.billing.url == "https://billing.example.com"
-    assert settings.billing.timeout_s == 12 and settings.billing.token == "sk_test_demo"
+    assert settings.billing.timeout_s == 12 and settings.billing.token == ""
 
 
 def test_dotenv_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

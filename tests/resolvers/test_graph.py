@@ -192,7 +192,14 @@ def test_billing_errors_are_reported_once_and_leave_the_rest(stack: Stack, fault
 
 def test_slow_source_times_out(stack: Stack, fault: Any) -> None:
     settings = stack.settings.model_copy(
-        update={"erp": ErpSettings(url=stack.simulator_urls["ERP"], timeout_s=0.3, max_retries=0)}
+        update={
+            "erp": ErpSettings(
+                url=stack.simulator_urls["ERP"],
+                token=stack.settings.erp.token,
+                timeout_s=0.3,
+                max_retries=0,
+            )
+        }
     )
     gateway = start_gateway(settings)
     try:

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.crosswalk_lookup import CrosswalkLookup
+from domain.crosswalk_types import CrosswalkEntry, LinkProblem, LinkStatus
 from store.cache import Cache, MemoryCache, RedisCache, open_cache
-from store.crosswalk import CrosswalkEntry, CrosswalkRepository, LinkProblem, LinkStatus
+from store.crosswalk import CrosswalkRepository
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""The gateway's lifespan: check, open, keep the crosswalk, close.
+
+Start-up refuses to serve, with a :class:`StartupError` that names the fix,
+when a source has no credential or when the store is not at the code's
+migration head (``revgraph db upgrade`` migrates; no replica migrates on its
+own). Then it opens the :class:`~api.resources.Resources`, starts the
+:class:`~api.crosswalk_keeper.CrosswalkKeeper` and yields the lifespan state
+every request sees as ``request.state``: ``resources`` and ``crosswalk``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+
+from api.crosswalk_keeper import CrosswalkKeeper
+from api.metrics import Metrics
+from api.resources import Resources
+from api.settings import Settings
+from domain.crosswalk import CrosswalkBuilder
+from sources.systems import System
+from store.migrate import current, head, known
+
+UPGRADE_COMMAND = "revgraph db upgrade"
+
+
+class StartupError(RuntimeError):
+    """The gateway cannot start as configured; the message says why and what to do."""
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for a message (password hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as "the store"
+        return "the store"
+
+
+async def check_startup(settings: Settings, systems: tuple[System, ...] = tuple(System)) -> None:
+    """Raise :class:`StartupError` unless every source in ``systems`` has a credential
+    and the store is migrated to the code's head."""
+    missing = settings.missing_tokens(systems)
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise StartupError(
+            f"{', '.join(missing)} {verb} not set: every source needs its credential "
+            "(in the environment or the settings file); `revgraph demo` brings its own."
+        )
+    where = safe_url(settings.database_url)
+    if settings.store_schema:
+        where += f" (schema {settings.store_schema})"
+    try:
+        revision = await current(settings.database_url, settings.store_schema)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StartupError(f"Cannot reach the store {where}: {exc}") from exc
+    wanted = head()
+    if revision == wanted:
+        return
+    if revision is None:
+        raise StartupError(
+            f"The store {where} has no tables yet: run `{UPGRADE_COMMAND}` first."
+        )
+    if not known(revision):
+        raise StartupError(
+            f"The store {where} is at revision {revision}, which this version of revgraph "
+            "does not know (a newer version migrated it): upgrade revgraph."
+        )
+    raise StartupError(
+        f"The store {where} is at revision {revision}, behind {wanted}: "
+        f"run `{UPGRADE_COMMAND}` first."
+    )
+
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]
+
+
+def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
+    """The lifespan of a gateway app configured by ``settings``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        await check_startup(settings)
+        resources = await Resources.open(settings)
+        keeper = CrosswalkKeeper(
+            resources.repository,
+            resources.crosswalk,
+            resources.pubsub,
+            lambda: CrosswalkBuilder(
+                resources.clients.crm,
+                resources.clients.billing,
+                resources.clients.erp,
+                resources.repository,
+            ),
+        )
+        metrics.watch(resources.clients.all())
+        try:
+            await keeper.start()
+            yield {"resources": resources, "crosswalk": keeper}
+        finally:
+            await keeper.stop()
+            metrics.unwatch()
+            await resources.close()
+
+    return lifespan
