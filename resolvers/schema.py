@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.types import ExecutionContext
 
 from resolvers.billing import Invoice, Subscription
@@ -20,6 +13,7 @@ from resolvers.customers import Customer, list_customers
 from resolvers.errors import SourceFailureReport, UserInputError
 from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
+from resolvers.limits import Limits, budget_extension, document_extension
 from resolvers.node import Node, parse_global_id, resolve_nodes
 from resolvers.pagination import Connection
 from resolvers.revenue import ArPosting, RevenueSchedule
@@ -93,18 +87,16 @@ class RevgraphSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     """The schema with its request pipeline (caches, limits, error policy)."""
+    limits = limits or Limits()
     return RevgraphSchema(
         query=Query,
         types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
         extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            document_extension(limits),
             RequireOperationName,
-            lambda: QueryDepthLimiter(max_depth=15),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: MaxTokensLimiter(max_token_count=5000),
+            budget_extension(limits),
             SourceFailureReport,
             TraceReport,
             ErrorPolicy,

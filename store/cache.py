@@ -36,11 +36,21 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """A bounded in-process LRU with per-entry expiry (the embedded default)."""
+    """A bounded in-process LRU with per-entry expiry (the embedded default).
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    Bounded in entries and in bytes (keys and values), so large values cannot
+    grow the process without limit.
+    """
+
+    def __init__(self, max_entries: int = 100_000, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        _, value = self._items.pop(key)
+        self._bytes -= len(key) + len(value)
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         now = time.monotonic()
@@ -50,7 +60,7 @@ class MemoryCache:
             if item is None:
                 continue
             if item[0] <= now:
-                del self._items[key]
+                self._drop(key)
                 continue
             self._items.move_to_end(key)
             found[key] = item[1]
@@ -59,15 +69,17 @@ class MemoryCache:
     async def set_many(self, items: Mapping[str, bytes], ttl_s: float) -> None:
         expires = time.monotonic() + ttl_s
         for key, value in items.items():
+            if key in self._items:
+                self._drop(key)
             self._items[key] = (expires, value)
-            self._items.move_to_end(key)
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+            self._bytes += len(key) + len(value)
+        while self._items and (len(self._items) > self._max or self._bytes > self._max_bytes):
+            self._drop(next(iter(self._items)))
 
     async def delete_prefix(self, prefix: str) -> int:
         doomed = [k for k in self._items if k.startswith(prefix)]
         for key in doomed:
-            del self._items[key]
+            self._drop(key)
         return len(doomed)
 
     async def ping(self) -> None:
@@ -75,6 +87,7 @@ class MemoryCache:
 
     async def aclose(self) -> None:
         self._items.clear()
+        self._bytes = 0
 
 
 class RedisCache:

@@ -1,0 +1,67 @@
+"""The operation's budget: input sizes and cost, checked against the variables before it runs.
+
+Runs after the document is validated (and after the operation is chosen), so
+it sees a valid document; refuses with ``BAD_USER_INPUT`` (an argument over its
+size limit, :mod:`.inputs`) or ``COST_LIMIT_EXCEEDED`` (:mod:`.cost`) before
+any resolver — and so any upstream call — runs. An accepted operation's cost
+is reported in the response's ``extensions.cost`` (unless it is 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from resolvers.limits.config import Limits
+from resolvers.limits.cost import operation_cost
+from resolvers.limits.fragments import fragment_order
+from resolvers.limits.inputs import input_errors
+
+
+class OperationBudget(SchemaExtension):
+    """Input limits and the cost budget (see the module); goes after the document checks."""
+
+    def __init__(self, *, limits: Limits) -> None:
+        self.limits = limits
+        self.cost: int | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        operation = (
+            get_operation_ast(document, context.operation_name)
+            if document is not None and not context.pre_execution_errors
+            else None
+        )
+        if document is not None and operation is not None:
+            schema = context.schema._schema
+            variables = context.variables or {}
+            order = fragment_order(document)
+            errors = input_errors(schema, operation, order.ordered, variables, self.limits)
+            if not errors:
+                self.cost = operation_cost(schema, operation, order.ordered, variables, self.limits)
+                if self.cost > self.limits.max_cost:
+                    errors = [
+                        GraphQLError(
+                            f"The operation costs {self.cost}; the limit is "
+                            f"{self.limits.max_cost}. Ask for smaller pages or fewer fields.",
+                            extensions={
+                                "code": "COST_LIMIT_EXCEEDED",
+                                "cost": self.cost,
+                                "limit": self.limits.max_cost,
+                            },
+                        )
+                    ]
+            if errors:
+                context.pre_execution_errors = errors
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        # Nothing to report for an operation that costs nothing (``{ __typename }``,
+        # introspection): its response stays exactly what the spec shows.
+        if not self.cost:
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.limits.max_cost}}
