@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     (inside the serving loop), which checks and opens everything (:mod:`api.lifespan`)."""
     settings = settings or Settings()
     metrics = Metrics()
-    view = GraphQLView(metrics=metrics)
+    view = GraphQLView(metrics=metrics, deadline_s=settings.request_deadline_s)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *(_check(probe) for probe in probes.values()), _crosswalk_check(keeper)
         )
         checks = dict(zip([*probes, "crosswalk"], results, strict=True))
+        for client in resources.clients.all():
+            # An open breaker fails the probe fast; say so, and when it will try again.
+            checks[str(client.system)]["breaker"] = str(client.breaker.state)
         ready = all(c["ok"] for c in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},

@@ -76,20 +76,29 @@ def stack_settings(
     database_url: str | None = None,
     redis_url: str | None = None,
     prefix: str = "revgraph_demo",
+    breakers: bool = True,
 ) -> Settings:
     """Gateway settings for simulators at ``urls`` with their demo credentials (the
     only place those are used); the store under ``data_dir`` (SQLite) or in schema
-    ``{prefix}_gateway`` of a Postgres ``database_url``."""
+    ``{prefix}_gateway`` of a Postgres ``database_url``.
+
+    ``breakers=False`` turns the sources' circuit breakers off: for a test stack
+    whose tests inject outages one after another, where an outage must not keep
+    failing the next test fast.
+    """
     postgres = database_url is not None and is_postgres(database_url)
+    off = {} if breakers else {"breaker_failures": 0}
     return Settings(
         database_url=database_url or f"sqlite+aiosqlite:///{data_dir / 'revgraph.sqlite3'}",
         database_schema=f"{prefix}_gateway" if postgres else None,
         redis_url=redis_url,
         redis_prefix=f"{prefix}:",
-        crm=CrmSettings(url=urls["CRM"], token=SIMULATORS["CRM"].token),
-        contracts=ContractsSettings(url=urls["CONTRACTS"], token=SIMULATORS["CONTRACTS"].token),
-        billing=BillingSettings(url=urls["BILLING"], token=SIMULATORS["BILLING"].token),
-        erp=ErpSettings(url=urls["ERP"], token=SIMULATORS["ERP"].token),
+        crm=CrmSettings(url=urls["CRM"], token=SIMULATORS["CRM"].token, **off),
+        contracts=ContractsSettings(
+            url=urls["CONTRACTS"], token=SIMULATORS["CONTRACTS"].token, **off
+        ),
+        billing=BillingSettings(url=urls["BILLING"], token=SIMULATORS["BILLING"].token, **off),
+        erp=ErpSettings(url=urls["ERP"], token=SIMULATORS["ERP"].token, **off),
     )
 
 
@@ -129,6 +138,7 @@ def start_stack(
     database_url: str | None = None,
     redis_url: str | None = None,
     schema_prefix: str = "revgraph_demo",
+    breakers: bool = True,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway.
@@ -149,7 +159,12 @@ def start_stack(
     servers = [simulators]
     try:
         settings = stack_settings(
-            urls, data_dir, database_url=database_url, redis_url=redis_url, prefix=schema_prefix
+            urls,
+            data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            prefix=schema_prefix,
+            breakers=breakers,
         )
         asyncio.run(migrate(settings))
         crosswalk = asyncio.run(rebuild_crosswalk(settings))

@@ -71,6 +71,7 @@ from resolvers.context import Context
 from resolvers.extensions import classify
 from resolvers.schema import schema as default_schema
 from sources.correlation import current_correlation_id
+from sources.deadline import deadline
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -113,11 +114,14 @@ class GraphQLView(GraphQL[Context, None]):
         *,
         metrics: Metrics | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        deadline_s: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema or default_schema, graphql_ide="graphiql", **kwargs)
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.deadline_s = deadline_s
+        """Each operation's deadline (:mod:`sources.deadline`); None: none."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,16 +193,17 @@ class GraphQLView(GraphQL[Context, None]):
         started = time.perf_counter()
         resolved = True
         try:
-            result = await self.schema.execute(
-                request_data.query,
-                root_value=root_value,
-                variable_values=request_data.variables,
-                context_value=context,
-                operation_name=request_data.operation_name,
-                # GET may carry queries only (and subscriptions, which have no HTTP transport here).
-                allowed_operation_types=OperationType.from_http(method),
-                operation_extensions=request_data.extensions,
-            )
+            with deadline(self.deadline_s):
+                result = await self.schema.execute(
+                    request_data.query,
+                    root_value=root_value,
+                    variable_values=request_data.variables,
+                    context_value=context,
+                    operation_name=request_data.operation_name,
+                    # GET may carry queries only (subscriptions have no HTTP transport here).
+                    allowed_operation_types=OperationType.from_http(method),
+                    operation_extensions=request_data.extensions,
+                )
         except MissingQueryError as exc:
             raise RequestRejected(400, "The request has no GraphQL query.") from exc
         except InvalidOperationTypeError as exc:

@@ -16,6 +16,10 @@ Metric                                           Labels
 ``revgraph_upstream_last_latency_seconds``       system (the last attempt's latency)
 ``revgraph_upstream_last_ok_timestamp_seconds``  system
 ``revgraph_upstream_last_error_timestamp_seconds``  system
+``revgraph_upstream_circuit_state``              system, state (1 for the breaker's state)
+``revgraph_upstream_circuit_opened_total``       system (times the breaker opened)
+``revgraph_upstream_fast_failures_total``        system (calls refused by an open breaker)
+``revgraph_upstream_retries_denied_total``       system (retries the retry budget refused)
 ===============================================  =====================================
 
 GraphQL ``outcome`` is ``ok`` (no errors), ``partial`` (data and errors),
@@ -46,6 +50,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sources.base import SourceClient
+from sources.breaker import BreakerState
 from sources.systems import System
 
 MAX_OPERATION_NAMES = 200
@@ -98,6 +103,7 @@ class Metrics:
         )
         self._watched: tuple[SourceClient, ...] = ()
         self.registry.register(UpstreamCollector(lambda: (*self._watched, *sources())))
+        self.registry.register(ResilienceCollector(lambda: (*self._watched, *sources())))
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
 
@@ -282,3 +288,52 @@ def route_template(scope: Scope) -> str:
         if match is not Match.NONE:
             return str(getattr(route, "path", "unmatched"))
     return "unmatched"
+
+
+class ResilienceCollector:
+    """Each source's circuit breaker and retry budget, read when Prometheus scrapes."""
+
+    def __init__(self, sources: SourcesProvider) -> None:
+        self.sources = sources
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        state, opened, fast, denied = families = self._families()
+        for client in self.sources():
+            system = str(client.system)
+            for value in BreakerState:
+                state.add_metric([system, str(value)], float(client.breaker.state is value))
+            opened.add_metric([system], client.breaker.opened)
+            fast.add_metric([system], client.health.fast_failures)
+            denied.add_metric([system], client.retry_budget.denied)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[
+        GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily, CounterMetricFamily
+    ]:
+        return (
+            GaugeMetricFamily(
+                "revgraph_upstream_circuit_state",
+                "The circuit breaker's state per system of record (1 for the current one).",
+                labels=["system", "state"],
+            ),
+            CounterMetricFamily(
+                "revgraph_upstream_circuit_opened",
+                "Times the circuit breaker of a system of record opened.",
+                labels=["system"],
+            ),
+            CounterMetricFamily(
+                "revgraph_upstream_fast_failures",
+                "Calls refused by an open circuit breaker, with no request sent.",
+                labels=["system"],
+            ),
+            CounterMetricFamily(
+                "revgraph_upstream_retries_denied",
+                "Retries the retry budget refused (retries are capped at a share of traffic).",
+                labels=["system"],
+            ),
+        )
+

@@ -14,6 +14,12 @@ Variable                       Meaning (default)
 ``REVGRAPH_<SYSTEM>_TIMEOUT_S``    per-request timeout in seconds (5.0)
 ``REVGRAPH_<SYSTEM>_MAX_RETRIES``  retries of idempotent requests (2)
 ``REVGRAPH_<SYSTEM>_CONCURRENCY``  connections / in-flight requests (16; Billing 100)
+``REVGRAPH_<SYSTEM>_BREAKER_FAILURES``  consecutive failures that open its breaker (5; 0 off)
+``REVGRAPH_<SYSTEM>_BREAKER_OPEN_S``    seconds an open breaker fails fast (5.0)
+``REVGRAPH_<SYSTEM>_RETRY_BUDGET``      retries as a share of its traffic (0.2)
+``REVGRAPH_<SYSTEM>_RATE_LIMIT_PER_S``  client-side rate limit, shared via Redis (0: none)
+``REVGRAPH_<SYSTEM>_MAX_THROTTLE_RETRIES``  retries of a 429 within the deadline (4)
+``REVGRAPH_REQUEST_DEADLINE_S``  every client request ends within this (10.0)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -45,6 +51,7 @@ from pydantic_settings import (
 )
 
 from sources.base import SourceConfig
+from sources.breaker import NO_BREAKER, BreakerPolicy
 from sources.systems import System
 from store.database import DEFAULT_DATABASE_URL, DEFAULT_POSTGRES_SCHEMA, is_postgres
 
@@ -65,6 +72,20 @@ class SourceSettings(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     concurrency: int = Field(default=16, ge=1)
+    breaker_failures: int = Field(default=5, ge=0)
+    """Consecutive failures that open the source's circuit breaker (0: never)."""
+    breaker_open_s: float = Field(default=5.0, gt=0)
+    """How long an open breaker fails calls fast before it lets a probe through."""
+    retry_budget: float = Field(default=0.2, ge=0)
+    """Retries may add at most this share to the source's traffic."""
+    rate_limit_per_s: float = Field(default=0.0, ge=0)
+    """Client-side rate limit, shared by every replica through Redis (0: none)."""
+    rate_limit_burst: float | None = Field(default=None, gt=0)
+    """Requests that may go at once (default: one second's worth)."""
+    max_throttle_retries: int = Field(default=4, ge=0)
+    """Retries of a call the vendor refused for a limit (429), within the deadline."""
+    max_retry_after_s: float = Field(default=10.0, ge=0)
+    """A ``Retry-After`` longer than this is not waited for."""
 
 
 # One class per source so a partial override (only REVGRAPH_CRM_TOKEN, or one key in
@@ -114,6 +135,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "REVGRAPH_REDIS_URL", "redis_url")
     )
     redis_prefix: str = "revgraph:"
+    request_deadline_s: float | None = Field(default=10.0, gt=0)
+    """Every client request ends within this; upstream calls and retries honour it."""
     crm: CrmSettings = Field(default_factory=lambda: CrmSettings())
     contracts: ContractsSettings = Field(default_factory=lambda: ContractsSettings())
     billing: BillingSettings = Field(default_factory=lambda: BillingSettings())
@@ -174,6 +197,18 @@ class Settings(BaseSettings):
                 timeout_s=s.timeout_s,
                 max_retries=s.max_retries,
                 concurrency=s.concurrency,
+                retry_budget_ratio=s.retry_budget,
+                rate_limit_per_s=s.rate_limit_per_s,
+                rate_limit_burst=s.rate_limit_burst,
+                rate_limit_redis_url=self.redis_url,
+                rate_limit_prefix=self.redis_prefix,
+                max_throttle_retries=s.max_throttle_retries,
+                max_retry_after_s=s.max_retry_after_s,
+                breaker=(
+                    BreakerPolicy(consecutive_failures=s.breaker_failures, open_s=s.breaker_open_s)
+                    if s.breaker_failures
+                    else NO_BREAKER
+                ),
             )
             for system in System
             for s in (self.source(system),)

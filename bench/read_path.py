@@ -6,7 +6,19 @@ crosswalk; serves the gateway on loopback; runs QuoteToCash sequentially after
 a warm-up and prints one JSON line::
 
     {"upstream_requests": {"CRM": n, ...}, "hops": h, "critical_path_ms": h*L,
-     "p50_ms": x, "p95_ms": y, "ratio_p50": x / (h*L)}
+     "p50_ms": x, "p95_ms": y, "ratio_p50": x / (h*L), "limits": true,
+     "throttled": t}
+
+With ``--limits`` (the default) the simulators enforce their vendors' limits at
+the vendors' defaults (Stripe 25 requests/s per endpoint and test-mode account,
+NetSuite 5 concurrent requests, Salesforce's daily allocation), switched on
+with ``POST /_sim/limits {"enabled": true}`` right after they start;
+``throttled`` is how many requests they refused (the sum of the ``refused``
+counters of ``GET /_sim/limits``) during the measured runs. ``--client-limits``
+(the default with ``--limits``) gives each adapter the recommended client-side
+pace (``SourceConfig.rate_limit_per_s=None``: :data:`sources.limiter.VENDOR_RATES`,
+Billing 20 requests/s) until the gateway's settings expose it; without it the
+gateway meets the limits with 429s and ``Retry-After`` alone.
 
 ``hops`` is the number of sequential cross-system levels the query needs:
 CRM customers → CRM parents ∥ contracts → billing ∥ ERP schedules → ERP postings.
@@ -17,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -33,8 +46,11 @@ import typer
 from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
+from api.settings import Settings
 from simulators.registry import SIMULATORS
 from simulators.serving import free_port_block
+from sources.base import SourceConfig
+from sources.systems import System
 
 HOPS = 4
 
@@ -91,13 +107,48 @@ def _all_answer(urls: Iterable[str]) -> bool:
         return False
 
 
-def main(customers: int = 200, latency_ms: int = 25, runs: int = 40, warmup: int = 5) -> None:
+class PacedSettings(Settings):
+    """Settings whose adapters pace themselves at the vendors' recommended rates."""
+
+    def source_configs(self) -> dict[System, SourceConfig]:
+        return {
+            system: dataclasses.replace(config, rate_limit_per_s=None)
+            for system, config in super().source_configs().items()
+        }
+
+
+def refused(client: httpx.Client, urls: Iterable[str]) -> int:
+    """Requests the simulators refused for a vendor limit, so far (all kinds of limit)."""
+    total = 0
+    for url in urls:
+        for limit in client.get(f"{url}/_sim/limits").json()["limits"].values():
+            total += int(limit.get("refused", 0))
+    return total
+
+
+def main(
+    customers: int = 200,
+    latency_ms: int = 25,
+    runs: int = 40,
+    warmup: int = 5,
+    limits: bool = typer.Option(True, "--limits/--no-limits", help="Vendor limits on."),
+    client_limits: bool | None = typer.Option(
+        None, "--client-limits/--no-client-limits", help="Pace the adapters (default: --limits)."
+    ),
+) -> None:
+    paced = limits if client_limits is None else client_limits
     query = example("quote_to_cash")
     with (
         tempfile.TemporaryDirectory() as tmp,
         simulator_processes(customers, Path(tmp) / "simulators") as urls,
     ):
+        if limits:
+            # No CLI flag for it: switched on over the control API, at the vendors' defaults.
+            for url in urls.values():
+                httpx.post(f"{url}/_sim/limits", json={"enabled": True}).raise_for_status()
         settings = stack_settings(urls, Path(tmp), prefix="bench")
+        if paced:
+            settings = PacedSettings.model_validate(settings.model_dump())
         asyncio.run(migrate(settings))
         asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings)
@@ -121,12 +172,14 @@ def main(customers: int = 200, latency_ms: int = 25, runs: int = 40, warmup: int
                     run()
                 for url in urls.values():
                     client.delete(f"{url}/_sim/stats")
+                refused_before = refused(client, urls.values())
                 run()
                 counts = {
                     name: client.get(f"{url}/_sim/stats").json()["requests"]
                     for name, url in urls.items()
                 }
                 timings = sorted(run() for _ in range(runs))
+                throttled = refused(client, urls.values()) - refused_before
         finally:
             gateway.stop()
     critical = HOPS * latency_ms
@@ -141,6 +194,9 @@ def main(customers: int = 200, latency_ms: int = 25, runs: int = 40, warmup: int
                 "p50_ms": round(p50, 1),
                 "p95_ms": round(p95, 1),
                 "ratio_p50": round(p50 / critical, 3) if critical else None,
+                "limits": limits,
+                "client_limits": paced,
+                "throttled": throttled,
             }
         )
     )

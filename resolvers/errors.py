@@ -5,7 +5,7 @@ from a system returns null and tells the request's :class:`SourceFailures`,
 which reports each failure once per system and hop (a hop is one DataLoader:
 one batched trip to one system) instead of once per object; the
 :class:`SourceFailureReport` extension adds them to ``errors[]`` with
-``extensions.code`` ∈ SOURCE_UNAVAILABLE / SOURCE_TIMEOUT / SOURCE_ERROR and
+``extensions.code`` ∈ SOURCE_UNAVAILABLE / SOURCE_TIMEOUT / SOURCE_THROTTLED / SOURCE_ERROR and
 ``extensions.system``. Each error names every field its failure left null or
 unknown: ``path`` is the first, ``extensions.paths`` lists up to
 :data:`MAX_PATHS` of them and ``extensions.affected`` counts them all, so a
@@ -24,11 +24,19 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from sources.errors import SourceError, SourceNotFound, SourceTimeout, SourceUnavailable
+from sources.errors import (
+    SourceError,
+    SourceNotFound,
+    SourceThrottled,
+    SourceTimeout,
+    SourceUnavailable,
+)
 from sources.systems import System
 
 
 def source_error_code(error: SourceError) -> str:
+    if isinstance(error, SourceThrottled):
+        return "SOURCE_THROTTLED"
     if isinstance(error, SourceTimeout):
         return "SOURCE_TIMEOUT"
     if isinstance(error, SourceUnavailable):

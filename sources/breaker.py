@@ -78,6 +78,11 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self.policy.open_s - (self.clock() - self.opened_at))
 
+    def abandon(self) -> None:
+        """A call was cancelled before it told anything: free the probe slot."""
+        if self.state is BreakerState.HALF_OPEN:
+            self._probing = False
+
     def success(self) -> None:
         self._record(True)
         self.consecutive = 0
@@ -114,3 +119,7 @@ class CircuitBreaker:
         self.opened_at = self.clock()
         self._probing = False
         self.opened += 1
+
+
+NO_BREAKER = BreakerPolicy(consecutive_failures=2**31, min_calls=2**31)
+"""A policy that never opens (for tests that count retries, and tools that must)."""

@@ -6,7 +6,9 @@
     ├── RetryableSourceError         try again later (same request may succeed)
     │   ├── SourceUnavailable        connection refused / reset, HTTP 503
     │   ├── SourceTimeout            no answer within the source's timeout
-    │   └── SourceServerError        other 5xx, 429
+    │   ├── SourceThrottled          429, a vendor's rate / concurrency limit: slow down
+    │   │   └── SourceQuotaExhausted a daily allocation is used up (not retried)
+    │   └── SourceServerError        other 5xx
     ├── PermanentSourceError         do not retry: the request or config is wrong
     │   ├── SourceAuthError          401 / 403: credentials
     │   ├── SourceRequestError       400 / 422: the vendor rejected the request
@@ -16,7 +18,10 @@
     └── SourceNotFound               404: the record does not exist
 
 Every error keeps the vendor's own error code and message so callers (and the
-exception queue) can show what the system actually said.
+exception queue) can show what the system actually said, and the vendor's
+``Retry-After`` (``retry_after``, seconds) when it sent one. ``retryable`` is the
+class's, unless the vendor said otherwise for this answer (Stripe's
+``Stripe-Should-Retry``): then the instance carries the vendor's word.
 
 Each vendor declares how its error codes map onto these classes as a table
 (``ERROR_CLASSES`` next to its adapter); :func:`classify` consults the table
@@ -42,12 +47,15 @@ class SourceError(Exception):
         *,
         status: int | None = None,
         vendor_code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{system}: {message}")
         self.system = system
         self.message = message
         self.status = status
         self.vendor_code = vendor_code
+        self.retry_after = retry_after
+        """Seconds the vendor asked us to wait before trying again (``Retry-After``)."""
 
 
 class RetryableSourceError(SourceError):
@@ -60,12 +68,36 @@ class SourceUnavailable(RetryableSourceError):
     """The system refused the connection or said it is unavailable."""
 
 
+class SourceCircuitOpen(SourceUnavailable):
+    """The system failed so often that calls fail fast for a while (no request sent).
+
+    Not retried: the breaker (:mod:`sources.breaker`) decides when to try again.
+    """
+
+
 class SourceTimeout(RetryableSourceError):
     """The system did not answer within its timeout."""
 
 
+class SourceThrottled(RetryableSourceError):
+    """The system refused the call for one of its limits (HTTP 429: Stripe's rate
+    limiter, NetSuite's concurrency governance), or the gateway's own limiter could
+    not send it before the request's deadline. Nothing was done; the same call
+    succeeds later (``retry_after`` says when, if the vendor said).
+
+    Not a sign the system is unwell: it does not count against the circuit breaker.
+    """
+
+
+class SourceQuotaExhausted(SourceThrottled):
+    """A limit that does not come back within a request: Salesforce's daily API
+    request allocation (403 ``REQUEST_LIMIT_EXCEEDED``). Not retried."""
+
+    retryable = False
+
+
 class SourceServerError(RetryableSourceError):
-    """The system failed (5xx) or asked us to slow down (429)."""
+    """The system failed (5xx)."""
 
 
 class PermanentSourceError(SourceError):
@@ -102,7 +134,9 @@ def error_for_status(status: int) -> type[SourceError]:
         return SourceConflict
     if status == 503:
         return SourceUnavailable
-    if status == 429 or status >= 500:
+    if status == 429:
+        return SourceThrottled
+    if status >= 500:
         return SourceServerError
     return SourceRequestError
 

@@ -164,6 +164,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         database_url=_postgres_url(),
         redis_url=os.environ.get("REDIS_URL"),
         schema_prefix=f"{RUN_ID}_stack",
+        # Tests inject outages one after another: breakers are tested on their own
+        # gateways (tests/resolvers/test_resilience.py), not left open for the next test.
+        breakers=False,
     )
     yield running
     running.stop()

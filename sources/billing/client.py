@@ -16,7 +16,15 @@ Write parameters are still Stripe's (form-encoded by :mod:`sources.billing.forms
 
 Errors ``{"error": {"type", "code", "message", "param"}}`` map onto
 :mod:`sources.errors` through :data:`ERROR_CLASSES` (``code``, then ``type``),
-then the HTTP status, keeping ``code`` (or ``type``) as the vendor code.
+then the HTTP status, keeping ``code`` (or ``type``) as the vendor code. Stripe's
+``Stripe-Should-Retry`` header, when sent, overrides whether that answer is
+retried (``true`` on a 409 lock timeout, ``false`` on a 5xx that did its work);
+a 429 ``rate_limit`` is :class:`~sources.errors.SourceThrottled`, retried after
+its ``Retry-After`` (see :mod:`sources.base`).
+
+The API version is pinned (:data:`STRIPE_VERSION`, sent as ``Stripe-Version``
+on every call, as Stripe recommends): the wire models are written against its
+shapes, and an account's default version changing must not change them.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from sources.errors import (
     SourceError,
     SourceNotFound,
     SourceRequestError,
+    SourceThrottled,
 )
 from sources.pagination import StripeListPaginator, StripeSearchPaginator, collect
 
@@ -54,9 +63,11 @@ ERROR_CLASSES: dict[str, type[SourceError]] = {
     # error.code
     "resource_missing": SourceNotFound,
     "api_key_expired": SourceAuthError,
+    "rate_limit": SourceThrottled,  # HTTP 429: Stripe's rate limiter
 }
 """Stripe's error ``code`` / ``type`` → class, where it says more than the status.
-``api_error`` and ``rate_limit_error`` are left to the status (5xx, 503, 429)."""
+``api_error`` is left to the status (5xx, 503)."""
+SHOULD_RETRY_HEADER = "Stripe-Should-Retry"
 
 
 def _path(*parts: str) -> str:
@@ -114,7 +125,11 @@ class BillingClient(SourceClient):
         if error.get("param"):
             message = f"{message} (param: {error['param']})"
         cls = self.error_class(status, code, type_)
-        return cls(self.system, message, status=status, vendor_code=code or type_)
+        translated = cls(self.system, message, status=status, vendor_code=code or type_)
+        should_retry = response.headers.get(SHOULD_RETRY_HEADER, "").strip().lower()
+        if should_retry in ("true", "false"):
+            translated.retryable = should_retry == "true"  # Stripe's word for this answer
+        return translated
 
     # -- plumbing ---------------------------------------------------------------
 

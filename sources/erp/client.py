@@ -2,10 +2,16 @@
 
 Reads go through SuiteQL (``POST /services/rest/query/v1/suiteql``, header
 ``Prefer: transient``): a query is a read, so it is sent as idempotent and
-retried on 5xx and timeouts. Batch reads ask for many ids at once with
+retried on 5xx, 429 and timeouts. Batch reads ask for many ids at once with
 ``WHERE col IN (...)`` and page through the answer with
 :class:`~sources.pagination.SuiteQLPaginator`; rows are parsed into the wire
-models (:mod:`sources.erp.wire`) and returned as :mod:`domain.records`. Writes
+models (:mod:`sources.erp.wire`) and returned as :mod:`domain.records`.
+
+The queries are real SuiteQL: AR postings are invoices in ``transaction``
+(``type = 'CustInvc'``, amounts ``foreigntotal`` / ``foreignamountremaining``),
+list values are asked for by display name (``BUILTIN.DF(currency)``), each
+model names its columns (:meth:`sources.erp.wire.ErpModel.suiteql_columns`),
+and every value is parsed from the string SuiteQL sends. Writes
 go through the record API: ``create_record`` is a plain POST (never retried: a
 retry could create a second record), while
 ``upsert_record`` is ``PUT .../eid:<externalId>``, which lands on the same
@@ -36,7 +42,7 @@ from sources.errors import (
     SourceError,
     SourceNotFound,
     SourceResponseError,
-    SourceServerError,
+    SourceThrottled,
 )
 from sources.pagination import SUITEQL_MAX_PAGE_SIZE, SuiteQLPaginator, chunked, collect
 
@@ -49,6 +55,13 @@ MAX_PAGE_SIZE = SUITEQL_MAX_PAGE_SIZE
 # lookup (customers, postings by invoice) costs one request per 1000 ids.
 IN_CHUNK = 1000
 
+CUSTOMER_TABLE = "customer"
+TRANSACTION_TABLE = "transaction"
+INVOICES = "type = 'CustInvc'"
+"""The AR postings among NetSuite's transactions: customer invoices."""
+SCHEDULE_TABLE = "customrecord_rg_revsched"
+SCHEDULE_LINE_TABLE = "customrecord_rg_revsched_line"
+
 ERROR_CLASSES: dict[str, type[SourceError]] = {
     "NONEXISTENT_ID": SourceNotFound,
     "INVALID_LOGIN": SourceAuthError,
@@ -56,7 +69,8 @@ ERROR_CLASSES: dict[str, type[SourceError]] = {
     "DUP_RCRD": SourceConflict,
     "DUP_ENTITY": SourceConflict,
     "RCRD_HAS_BEEN_CHANGED": SourceConflict,
-    "SSS_REQUEST_LIMIT_EXCEEDED": SourceServerError,
+    "SSS_REQUEST_LIMIT_EXCEEDED": SourceThrottled,
+    "CONCURRENCY_LIMIT_EXCEEDED": SourceThrottled,  # account concurrency governance (429)
 }
 """NetSuite's ``o:errorCode`` → class, where it says more than the HTTP status."""
 
@@ -66,6 +80,9 @@ _Out = TypeVar("_Out", covariant=True)
 
 class _Row(Protocol[_Out]):
     """A wire model class: reads a SuiteQL row, translates into a domain record."""
+
+    @classmethod
+    def suiteql_columns(cls) -> str: ...
 
     @classmethod
     def from_suiteql(cls, row: Mapping[str, Any]) -> _Row[_Out]: ...
@@ -209,51 +226,49 @@ class ErpClient(SourceClient):
         self, external_ids: Sequence[str]
     ) -> dict[str, records.ErpCustomer]:
         """ERP customers by externalId (the CRM Account Id); missing ids are absent."""
-        rows = await self._rows_in("customer", "externalid", external_ids)
-        customers = self._parse(wire.ErpCustomer, rows, "customer")
+        customers = await self._read_in(wire.ErpCustomer, "externalid", external_ids)
         return {c.external_id: c for c in customers if c.external_id is not None}
 
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, records.ErpCustomer]:
         """ERP customers by internal id; missing ids are absent."""
-        rows = await self._rows_in("customer", "id", ids)
-        return {c.id: c for c in self._parse(wire.ErpCustomer, rows, "customer")}
+        return {c.id: c for c in await self._read_in(wire.ErpCustomer, "id", ids)}
 
     async def all_customers(self) -> list[records.ErpCustomer]:
-        rows = await self.suiteql("SELECT * FROM customer ORDER BY id")
+        columns = wire.ErpCustomer.suiteql_columns()
+        rows = await self.suiteql(f"SELECT {columns} FROM {CUSTOMER_TABLE} ORDER BY id")
         return self._parse(wire.ErpCustomer, rows, "customer")
 
     async def schedules_by_contract_ids(
         self, contract_ids: Sequence[str]
     ) -> dict[str, list[records.RevenueSchedule]]:
         """Revenue schedules per contract id (every id a key), oldest version first."""
-        rows = await self._rows_in(
-            "customrecord_rg_revsched",
+        schedules = await self._read_in(
+            wire.RevenueSchedule,
             "custrecord_rg_contract",
             contract_ids,
             order_by="custrecord_rg_contract_version, id",
         )
         result: dict[str, list[records.RevenueSchedule]] = {cid: [] for cid in contract_ids}
-        for schedule in self._parse(wire.RevenueSchedule, rows, "revenue schedule"):
+        for schedule in schedules:
             result.setdefault(schedule.contract_id, []).append(schedule)
         return result
 
     async def schedules_by_ids(self, ids: Sequence[str]) -> dict[str, records.RevenueSchedule]:
         """Revenue schedules by internal id; missing ids are absent."""
-        rows = await self._rows_in("customrecord_rg_revsched", "id", ids)
-        return {s.id: s for s in self._parse(wire.RevenueSchedule, rows, "revenue schedule")}
+        return {s.id: s for s in await self._read_in(wire.RevenueSchedule, "id", ids)}
 
     async def schedule_lines_by_schedule_ids(
         self, schedule_ids: Sequence[str]
     ) -> dict[str, list[records.RevenueScheduleLine]]:
         """Lines per schedule id (every id a key), in period order."""
-        rows = await self._rows_in(
-            "customrecord_rg_revsched_line",
+        lines = await self._read_in(
+            wire.RevenueScheduleLine,
             "custrecord_rg_schedule",
             schedule_ids,
             order_by="custrecord_rg_period, id",
         )
         result: dict[str, list[records.RevenueScheduleLine]] = {sid: [] for sid in schedule_ids}
-        for line in self._parse(wire.RevenueScheduleLine, rows, "revenue schedule line"):
+        for line in lines:
             result.setdefault(line.schedule_id, []).append(line)
         return result
 
@@ -261,30 +276,47 @@ class ErpClient(SourceClient):
         self, invoice_ids: Sequence[str]
     ) -> dict[str, records.ArPosting]:
         """AR postings keyed by externalId (the Stripe invoice id); unposted ids are absent."""
-        rows = await self._rows_in("invoice", "externalid", invoice_ids)
-        postings = self._parse(wire.ArPosting, rows, "invoice")
+        postings = await self._read_in(wire.ArPosting, "externalid", invoice_ids)
         return {p.external_id: p for p in postings if p.external_id is not None}
 
     async def postings_by_ids(self, ids: Sequence[str]) -> dict[str, records.ArPosting]:
         """AR postings by internal id; missing ids are absent."""
-        rows = await self._rows_in("invoice", "id", ids)
-        return {p.id: p for p in self._parse(wire.ArPosting, rows, "invoice")}
+        return {p.id: p for p in await self._read_in(wire.ArPosting, "id", ids)}
 
     async def postings_by_customer_ids(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[records.ArPosting]]:
         """AR postings per ERP customer id (every id a key), by transaction date."""
-        rows = await self._rows_in("invoice", "entity", customer_ids, order_by="trandate, id")
+        postings = await self._read_in(
+            wire.ArPosting, "entity", customer_ids, order_by="trandate, id"
+        )
         result: dict[str, list[records.ArPosting]] = {cid: [] for cid in customer_ids}
-        for posting in self._parse(wire.ArPosting, rows, "invoice"):
+        for posting in postings:
             if posting.customer_id is not None:
                 result.setdefault(posting.customer_id, []).append(posting)
         return result
 
     # --- internals ------------------------------------------------------------
 
+    async def _read_in(
+        self, model: type[_Row[T]], column: str, values: Sequence[str], *, order_by: str = ""
+    ) -> list[T]:
+        """The ``model`` records whose ``column`` is one of ``values`` (its table's rows)."""
+        table, what, where = _SOURCES[model]
+        rows = await self._rows_in(
+            table, model.suiteql_columns(), column, values, where=where, order_by=order_by
+        )
+        return self._parse(model, rows, what)
+
     async def _rows_in(
-        self, table: str, column: str, values: Sequence[str], *, order_by: str = ""
+        self,
+        table: str,
+        columns: str,
+        column: str,
+        values: Sequence[str],
+        *,
+        where: str = "",
+        order_by: str = "",
     ) -> list[dict[str, Any]]:
         """Rows whose ``column`` is one of ``values``: one paged query per chunk, concurrently.
 
@@ -294,9 +326,11 @@ class ErpClient(SourceClient):
         wanted = unique(values)
         if not wanted:
             return []
+        also = f"{where} AND " if where else ""
         order = f" ORDER BY {order_by}" if order_by else ""
         queries = [
-            f"SELECT * FROM {table} WHERE {column} IN ({', '.join(map(_literal, chunk))}){order}"
+            f"SELECT {columns} FROM {table} "
+            f"WHERE {also}{column} IN ({', '.join(map(_literal, chunk))}){order}"
             for chunk in chunked(wanted, IN_CHUNK)
         ]
         pages = await gather_or_cancel(self.suiteql(q) for q in queries)
@@ -323,6 +357,15 @@ class ErpClient(SourceClient):
             f"{record_type} was written but NetSuite sent no Location header",
             status=response.status_code,
         )
+
+
+_SOURCES: dict[type[Any], tuple[str, str, str]] = {
+    wire.ErpCustomer: (CUSTOMER_TABLE, "customer", ""),
+    wire.ArPosting: (TRANSACTION_TABLE, "invoice", INVOICES),
+    wire.RevenueSchedule: (SCHEDULE_TABLE, "revenue schedule", ""),
+    wire.RevenueScheduleLine: (SCHEDULE_LINE_TABLE, "revenue schedule line", ""),
+}
+"""Wire model → (SuiteQL table, what it is called in errors, the rows of it that are one)."""
 
 
 def _record_url(record_type: str, record_id: str) -> str:

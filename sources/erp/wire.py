@@ -5,9 +5,15 @@ NetSuite shows one record two ways, and every model reads both:
 * :meth:`from_record` — a SuiteTalk REST record (``GET /record/v1/{type}/{id}``):
   camelCase fields, references as ``{"id", "refName"}`` objects, booleans
   ``true``/``false``;
-* :meth:`from_suiteql` — a SuiteQL row: lower-case column names, references as
-  the referenced id, list values (``currency``, ``status``) as their name,
-  booleans ``'T'``/``'F'``, NULL columns absent.
+* :meth:`from_suiteql` — a SuiteQL row as real SuiteQL sends it: every value a
+  string (numbers ``"200.1"``, integers ``"2"``, booleans ``'T'``/``'F'``), dates
+  in the account's date format (``M/D/YYYY`` by default; ISO is read too),
+  references as the referenced internal id, NULL columns absent. List values
+  (``currency``, ``status``) are ids in SuiteQL, so the adapter selects their
+  display names with ``BUILTIN.DF(col) AS col``: :meth:`suiteql_columns` is the
+  select list a model reads (:attr:`SUITEQL` names the expressions that differ
+  from the lower-cased field name, e.g. an invoice's ``total`` is
+  ``transaction.foreigntotal``).
 
 Field aliases (``validation_alias``, so constructors and type checkers keep the
 Python names) are the REST field names. Money is :class:`~decimal.Decimal`,
@@ -42,12 +48,14 @@ def _ns_bool(value: Any) -> Any:
 
 
 def _ns_date(value: Any) -> Any:
-    """ISO dates, ISO datetimes, and NetSuite's default ``M/D/YYYY`` display format."""
+    """ISO dates, ISO datetimes, and NetSuite's default ``M/D/YYYY`` display format
+    (a datetime in it, ``1/31/2026 5:00 pm``, gives its date)."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
+        value = value.strip()
         if "/" in value:
-            return datetime.strptime(value, "%m/%d/%Y").date()
+            return datetime.strptime(value.split()[0], "%m/%d/%Y").date()
         if "T" in value:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     return value
@@ -67,6 +75,35 @@ class ErpModel(BaseModel):
     """REST fields holding a reference to a record: the model keeps its id."""
     LIST_FIELDS: ClassVar[tuple[str, ...]] = ()
     """REST fields holding a list value (currency, status): the model keeps its name."""
+    SUITEQL: ClassVar[Mapping[str, str]] = {}
+    SUBLISTS: ClassVar[tuple[str, ...]] = ()
+    """Fields only the REST record has (a journal entry's lines): not columns."""
+    """REST field → the SuiteQL expression giving it, where that is not the field
+    name in lower case (list values: ``BUILTIN.DF(col)``; renamed columns)."""
+
+    @classmethod
+    def suiteql_columns(cls) -> str:
+        """The select list that reads this model: ``id, BUILTIN.DF(currency) AS currency, ...``.
+
+        Each column comes out under the field's lower-cased REST name, which is
+        what :meth:`from_suiteql` reads; explicit columns rather than ``*``, so a
+        list value can be asked for by its display name.
+        """
+        columns = []
+        for key in cls._field_keys():
+            if key in cls.SUBLISTS:
+                continue
+            name = key.lower()
+            expression = cls.SUITEQL.get(key, name)
+            columns.append(name if expression == name else f"{expression} AS {name}")
+        return ", ".join(columns)
+
+    @classmethod
+    def _field_keys(cls) -> list[str]:
+        return [
+            info.validation_alias if isinstance(info.validation_alias, str) else name
+            for name, info in cls.model_fields.items()
+        ]
 
     @classmethod
     def from_record(cls, doc: Mapping[str, Any]) -> Self:
@@ -81,8 +118,7 @@ class ErpModel(BaseModel):
     def from_suiteql(cls, row: Mapping[str, Any]) -> Self:
         # SuiteQL columns are the REST field names in lower case, already flattened.
         data: dict[str, Any] = {}
-        for name, info in cls.model_fields.items():
-            key = info.validation_alias if isinstance(info.validation_alias, str) else name
+        for key in cls._field_keys():
             if key.lower() in row:
                 data[key] = row[key.lower()]
         return cls.model_validate(data)
@@ -101,6 +137,7 @@ class ErpCustomer(ErpModel):
 
     REF_FIELDS = ("parent",)
     LIST_FIELDS = ("currency",)
+    SUITEQL = {"currency": "BUILTIN.DF(currency)"}
 
     id: str
     external_id: str | None = Field(None, validation_alias="externalId")
@@ -132,6 +169,13 @@ class ArPosting(ErpModel):
 
     REF_FIELDS = ("entity",)
     LIST_FIELDS = ("currency", "status")
+    # Read from ``transaction`` (type 'CustInvc'): amounts in the transaction's currency.
+    SUITEQL = {
+        "currency": "BUILTIN.DF(currency)",
+        "status": "BUILTIN.DF(status)",
+        "total": "foreigntotal",
+        "amountRemaining": "foreignamountremaining",
+    }
 
     id: str
     external_id: str | None = Field(None, validation_alias="externalId")
@@ -163,6 +207,7 @@ class RevenueSchedule(ErpModel):
 
     REF_FIELDS = ("custrecord_rg_customer",)
     LIST_FIELDS = ("currency",)
+    SUITEQL = {"currency": "BUILTIN.DF(currency)"}
 
     id: str
     external_id: str | None = Field(None, validation_alias="externalId")
@@ -244,6 +289,8 @@ class JournalEntry(ErpModel):
     """
 
     LIST_FIELDS = ("currency",)
+    SUITEQL = {"currency": "BUILTIN.DF(currency)"}
+    SUBLISTS = ("lines",)
 
     id: str
     external_id: str | None = Field(None, validation_alias="externalId")

@@ -21,6 +21,7 @@ import httpx
 from sources.base import SourceClient, SourceConfig, gather_or_cancel
 from sources.encoding import INVALID_RESPONSE, decode_json, to_json, unique
 from sources.errors import SourceError, SourceNotFound, SourceResponseError
+from sources.limiter import RateLimiter
 from sources.pagination import SoqlPaginator, chunked, collect
 from sources.salesforce.errors import ERROR_CLASSES, translate_salesforce_error
 from sources.salesforce.soql import in_list, is_record_id
@@ -48,9 +49,10 @@ class SalesforceClient(SourceClient):
         config: SourceConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
         query_batch_size: int | None = None,
     ) -> None:
-        super().__init__(config, transport=transport)
+        super().__init__(config, transport=transport, limiter=limiter)
         self.query_batch_size = query_batch_size
 
     def translate_error(self, response: httpx.Response) -> SourceError:

@@ -2,8 +2,10 @@
 
 Salesforce answers failures with ``[{"message", "errorCode", "fields"}]``.
 :data:`ERROR_CLASSES` is consulted first, for the codes that say more about what
-the caller should do next than the HTTP status — an API limit arrives as 403 but
-means "slow down", a row lock means "try again"; the status decides the rest
+the caller should do next than the HTTP status — the org's daily API request
+allocation used up arrives as 403 but means "throttled" (and not retried: the
+allocation does not come back within a request), a row lock means "try again";
+the status decides the rest
 (:func:`sources.errors.error_for_status`).
 """
 
@@ -20,6 +22,7 @@ from sources.errors import (
     SourceConflict,
     SourceError,
     SourceNotFound,
+    SourceQuotaExhausted,
     SourceServerError,
     SourceUnavailable,
 )
@@ -30,7 +33,7 @@ ERROR_CLASSES: dict[str, type[SourceError]] = {
     "INSUFFICIENT_ACCESS_OR_READONLY": SourceAuthError,
     "NOT_FOUND": SourceNotFound,
     "ENTITY_IS_DELETED": SourceNotFound,
-    "REQUEST_LIMIT_EXCEEDED": SourceServerError,
+    "REQUEST_LIMIT_EXCEEDED": SourceQuotaExhausted,
     "UNABLE_TO_LOCK_ROW": SourceServerError,
     "UNKNOWN_EXCEPTION": SourceServerError,
     "SERVER_UNAVAILABLE": SourceUnavailable,

@@ -17,6 +17,7 @@ from domain.records import Invoice, InvoiceStatus, Subscription, SubscriptionSta
 from sources.base import SourceConfig
 from sources.billing.client import BillingClient
 from sources.billing.forms import encode
+from sources.breaker import NO_BREAKER
 from sources.errors import (
     SourceAuthError,
     SourceConflict,
@@ -25,6 +26,7 @@ from sources.errors import (
     SourceRequestError,
     SourceResponseError,
     SourceServerError,
+    SourceThrottled,
     SourceTimeout,
     SourceUnavailable,
 )
@@ -111,7 +113,15 @@ async def sim(url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def make_client(url: str, **options: Any) -> BillingClient:
-    settings: dict[str, Any] = {"retry_backoff_s": 0.001, **options}
+    settings: dict[str, Any] = {
+        "retry_backoff_s": 0.001,
+        # These tests count retries: no breaker or budget in the way (tested on their own).
+        "breaker": NO_BREAKER,
+        "retry_budget_burst": 1000.0,
+        # Nor the client-side rate limiter (tests/sources/test_limits.py tests it).
+        "rate_limit_per_s": 0,
+        **options,
+    }
     return BillingClient(SourceConfig(System.BILLING, url, TOKEN, **settings))
 
 
@@ -522,7 +532,8 @@ async def test_a_body_that_does_not_match_the_wire_model_is_a_source_error() -> 
         (401, {"type": "authentication_error"}, SourceAuthError),
         (402, {"type": "card_error", "code": "card_declined"}, SourceRequestError),
         (409, {"type": "invalid_request_error", "code": "lock_timeout"}, SourceConflict),
-        (429, {"type": "rate_limit_error"}, SourceServerError),
+        (429, {"type": "rate_limit_error"}, SourceThrottled),
+        (429, {"type": "invalid_request_error", "code": "rate_limit"}, SourceThrottled),
         (500, {"type": "api_error"}, SourceServerError),
         (503, {"type": "api_error"}, SourceUnavailable),
     ],

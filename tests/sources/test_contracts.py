@@ -13,6 +13,7 @@ import pytest
 from domain.money import Money
 from domain.records import Contract, ContractStatus
 from sources.base import SourceConfig
+from sources.breaker import NO_BREAKER
 from sources.contracts import ContractsClient
 from sources.errors import (
     SourceConflict,
@@ -37,7 +38,14 @@ TOKEN = "demo-contracts-token"
 
 
 def config(url: str, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"timeout_s": 2.0, "max_retries": 2, "retry_backoff_s": 0.001}
+    settings: dict[str, Any] = {
+        "timeout_s": 2.0,
+        "max_retries": 2,
+        "retry_backoff_s": 0.001,
+        # These tests count retries: no breaker or budget in the way (tested on their own).
+        "breaker": NO_BREAKER,
+        "retry_budget_burst": 1000.0,
+    }
     settings.update(overrides)
     return SourceConfig(System.CONTRACTS, url, TOKEN, **settings)
 

@@ -13,14 +13,17 @@ import pytest
 from domain.records import Customer
 from resolvers.errors import source_error_code
 from sources.base import SourceConfig
+from sources.breaker import NO_BREAKER
 from sources.correlation import set_correlation_id
 from sources.crm import CrmClient
 from sources.errors import (
     SourceAuthError,
     SourceNotFound,
+    SourceQuotaExhausted,
     SourceRequestError,
     SourceResponseError,
     SourceServerError,
+    SourceThrottled,
     SourceTimeout,
     SourceUnavailable,
 )
@@ -44,7 +47,14 @@ RECORDS = {record_id: doc for record_id, doc in account_records()}
 
 
 def config(url: str, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"timeout_s": 2.0, "max_retries": 2, "retry_backoff_s": 0.001}
+    settings: dict[str, Any] = {
+        "timeout_s": 2.0,
+        "max_retries": 2,
+        "retry_backoff_s": 0.001,
+        # These tests count retries: no breaker or budget in the way (tested on their own).
+        "breaker": NO_BREAKER,
+        "retry_budget_burst": 1000.0,
+    }
     settings.update(overrides)
     return SourceConfig(System.CRM, url, settings.pop("token", TOKEN), **settings)
 
@@ -366,15 +376,23 @@ async def test_proxy_html_502_is_a_retryable_server_error() -> None:
     assert len(calls) == 3
 
 
-async def test_request_limit_403_is_retryable_not_an_auth_error() -> None:
+async def test_request_limit_403_is_throttled_not_an_auth_error_and_not_retried() -> None:
+    calls: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
         body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
         return httpx.Response(403, json=body)
 
-    async with mock_client(handler, max_retries=0) as client:
-        with pytest.raises(SourceServerError) as caught:
+    async with mock_client(handler) as client:
+        with pytest.raises(SourceQuotaExhausted) as caught:
             await client.get_account(parent_id(1))
-    assert caught.value.retryable and caught.value.vendor_code == "REQUEST_LIMIT_EXCEEDED"
+        assert client.health.throttled == 1
+    # The daily allocation does not come back within a request: asked once.
+    assert len(calls) == 1
+    assert isinstance(caught.value, SourceThrottled) and not caught.value.retryable
+    assert caught.value.vendor_code == "REQUEST_LIMIT_EXCEEDED"
+    assert source_error_code(caught.value) == "SOURCE_THROTTLED"
 
 
 async def test_malformed_success_answers_are_source_errors() -> None:

@@ -20,6 +20,7 @@ import pytest
 from domain.money import Money
 from domain.records import ErpCustomer
 from sources.base import SourceConfig
+from sources.breaker import NO_BREAKER
 from sources.erp import ErpClient
 from sources.erp.client import IN_CHUNK
 from sources.errors import (
@@ -31,6 +32,7 @@ from sources.errors import (
     SourceRequestError,
     SourceResponseError,
     SourceServerError,
+    SourceThrottled,
     SourceTimeout,
     SourceUnavailable,
 )
@@ -76,7 +78,14 @@ async def erp(erp_url: str, sim: httpx.AsyncClient) -> AsyncIterator[ErpClient]:
 
 
 def _config(url: str, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"timeout_s": 2.0, "max_retries": 2, "retry_backoff_s": 0.001}
+    settings: dict[str, Any] = {
+        "timeout_s": 2.0,
+        "max_retries": 2,
+        "retry_backoff_s": 0.001,
+        # These tests count retries: no breaker or budget in the way (tested on their own).
+        "breaker": NO_BREAKER,
+        "retry_budget_burst": 1000.0,
+    }
     settings.update(overrides)
     return SourceConfig(System.ERP, url, TOKEN, **settings)
 
@@ -108,7 +117,9 @@ async def test_suiteql_pages_are_fetched_as_iterated(
     erp: ErpClient, sim: httpx.AsyncClient
 ) -> None:
     sizes = []
-    async for page in erp.suiteql_pages("SELECT id FROM invoice", page_size=100).pages():
+    async for page in erp.suiteql_pages(
+        "SELECT id FROM transaction WHERE type = 'CustInvc'", page_size=100
+    ).pages():
         sizes.append(len(page))
         if len(sizes) == 2:
             break
@@ -228,8 +239,11 @@ async def test_upsert_is_idempotent_and_retried(erp: ErpClient, sim: httpx.Async
         "invoice", "in_adapter_1", {**posting, "total": Decimal("1000")}
     )
     assert first == second
-    count = await erp.suiteql("SELECT COUNT(*) AS n FROM invoice WHERE externalid = 'in_adapter_1'")
-    assert count == [{"n": 1}]
+    count = await erp.suiteql(
+        "SELECT COUNT(*) AS n FROM transaction "
+        "WHERE type = 'CustInvc' AND externalid = 'in_adapter_1'"
+    )
+    assert count == [{"n": "1"}]  # SuiteQL sends every value as a string
     posted = await erp.postings_by_invoice_ids(["in_adapter_1"])
     assert posted["in_adapter_1"].total == Money(Decimal("1000"), "EUR")
     assert posted["in_adapter_1"].amount_remaining == Money(Decimal("1234.56"), "EUR")
@@ -392,6 +406,80 @@ async def test_records_and_rows_read_alike(erp: ErpClient) -> None:
     assert (schedule.start, schedule.end) == (date(2026, 1, 1), date(2027, 12, 31))
 
 
+async def test_real_suiteql_dialect_without_the_simulators_compatibility(
+    erp: ErpClient, sim: httpx.AsyncClient
+) -> None:
+    """With ``legacy_list_names`` off the simulator answers list values as ids, as
+    NetSuite does; the adapter asks for display names with ``BUILTIN.DF`` and reads
+    invoices from ``transaction``, so it reads the same records either way."""
+    crm_ids = [crm_account_id(i) for i in (2, 14)]
+    invoices = [invoice_id(2, k) for k in range(1, INVOICES_PER_CUSTOMER + 1)]
+
+    async def read() -> tuple[Any, ...]:
+        return (
+            await erp.customers_by_external_ids(crm_ids),
+            await erp.customers_by_ids(["2", "14"]),
+            await erp.postings_by_invoice_ids(invoices),
+            await erp.postings_by_customer_ids(["2"]),
+            await erp.schedules_by_contract_ids([contract_id(2)]),
+            await erp.schedules_by_ids(["3"]),
+        )
+
+    before = await read()
+    await sim.post("/_sim/suiteql", json={"legacy_list_names": False})
+    try:
+        raw = await erp.suiteql("SELECT currency FROM customer WHERE id = '14'")
+        assert raw == [{"currency": "4"}]  # an id: only BUILTIN.DF gives "EUR"
+        after = await read()
+    finally:
+        await sim.post("/_sim/suiteql", json={"legacy_list_names": True})
+    assert after == before
+    customers, _, postings, per_customer, schedules, by_id = after
+    assert customers[crm_account_id(14)].currency == "EUR"
+    posting = postings[invoice_id(2, 2)]
+    assert (posting.currency, posting.status) == ("EUR", "Paid In Full")
+    assert posting.total == Money(Decimal("200.10"), "EUR")
+    assert [p.posted_on for p in per_customer["2"]] == sorted(
+        p.posted_on for p in per_customer["2"] if p.posted_on
+    )
+    assert all(s.currency == "EUR" for s in schedules[contract_id(2)])
+    assert by_id["3"].currency == "EUR"
+
+
+async def test_queries_are_real_suiteql() -> None:
+    """Invoices from ``transaction`` by type, named columns, list values by BUILTIN.DF;
+    every value a string (amounts exact, dates ``M/D/YYYY``, ids as references)."""
+    queries: list[str] = []
+    row = {
+        "id": "8", "externalid": "in_x", "tranid": "RG-000008", "entity": "2",
+        "currency": "EUR", "total": "1234567890.12", "amountremaining": "0.1",
+        "trandate": "12/31/2026", "status": "Open",
+    }  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        queries.append(json.loads(request.content)["q"])
+        items = [row] if " FROM transaction " in queries[-1] else []
+        return httpx.Response(200, json={"items": items, "hasMore": False})
+
+    async with _mock_client(handler) as client:
+        posting = (await client.postings_by_invoice_ids(["in_x"]))["in_x"]
+        await client.customers_by_ids(["2"])
+        await client.schedules_by_contract_ids(["800X"])
+    assert queries[0] == (
+        "SELECT id, externalid, tranid, entity, BUILTIN.DF(currency) AS currency, "
+        "foreigntotal AS total, foreignamountremaining AS amountremaining, trandate, "
+        "BUILTIN.DF(status) AS status FROM transaction "
+        "WHERE type = 'CustInvc' AND externalid IN ('in_x')"
+    )
+    assert "BUILTIN.DF(currency) AS currency" in queries[1] and " FROM customer " in queries[1]
+    assert "BUILTIN.DF(currency) AS currency" in queries[2]
+    assert " FROM customrecord_rg_revsched " in queries[2]
+    assert "*" not in "".join(queries)
+    assert posting.total == Money(Decimal("1234567890.12"), "EUR")
+    assert posting.amount_remaining == Money(Decimal("0.10"), "EUR")
+    assert (posting.customer_id, posting.posted_on) == ("2", date(2026, 12, 31))
+
+
 async def test_netsuite_habits_are_read() -> None:
     """Floats, ``'T'``/``'F'``, ``M/D/YYYY`` dates, references and sublists."""
     bodies: dict[str, Any] = {
@@ -464,7 +552,8 @@ async def test_a_row_that_does_not_match_the_wire_model_is_a_source_error() -> N
         (400, "DUP_RCRD", SourceConflict),
         (400, "RCRD_HAS_BEEN_CHANGED", SourceConflict),
         (400, "INVALID_VALUE", SourceRequestError),
-        (429, "SSS_REQUEST_LIMIT_EXCEEDED", SourceServerError),
+        (429, "SSS_REQUEST_LIMIT_EXCEEDED", SourceThrottled),
+        (429, "CONCURRENCY_LIMIT_EXCEEDED", SourceThrottled),
         (500, "UNEXPECTED_ERROR", SourceServerError),
         (503, "SERVICE_UNAVAILABLE", SourceUnavailable),
     ],
@@ -525,11 +614,13 @@ async def test_errors_without_netsuite_body_fall_back_to_the_status() -> None:
         ]
     )
 
-    async with _mock_client(lambda request: next(answers), max_retries=0) as client:
+    async with _mock_client(
+        lambda request: next(answers), max_retries=0, max_throttle_retries=0
+    ) as client:
         with pytest.raises(SourceServerError, match="Bad gateway") as bad_gateway:
             await client.get_record("customer", "1")
         assert bad_gateway.value.vendor_code is None
-        with pytest.raises(SourceServerError) as throttled:
+        with pytest.raises(SourceThrottled) as throttled:
             await client.get_record("customer", "1")
         assert throttled.value.status == 429 and throttled.value.retryable
         with pytest.raises(SourceAuthError):
