@@ -46,6 +46,7 @@ import typer
 from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
+from api.runtime import tune_gc
 from api.settings import Settings
 from simulators.registry import SIMULATORS
 from simulators.serving import free_port_block
@@ -152,6 +153,8 @@ def main(
         asyncio.run(migrate(settings))
         asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings)
+        # As `revgraph serve` does once the app is built (see api.runtime).
+        tune_gc()
         graphql_url = f"{gateway.urls[GATEWAY]}/graphql"
         try:
             with httpx.Client(timeout=60) as client:
