@@ -67,6 +67,13 @@ CustomersOpt = Annotated[
     int, typer.Option(min=0, metavar="N", help="How many CRM customers to seed.")
 ]
 SeedOpt = Annotated[int, typer.Option(metavar="SEED", help="Seed of the deterministic data.")]
+LimitsOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Enforce the vendors' limits in the simulators (Stripe's rate limits, "
+        "NetSuite's concurrency, Salesforce's daily allocation); see /_sim/limits."
+    ),
+]
 HostOpt = Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")]
 BasePortOpt = Annotated[
     int, typer.Option(metavar="PORT", help="Simulators listen on base+1 .. base+4.")
@@ -135,6 +142,7 @@ def simulators(
             "Run one process per system to give each its own CPU, as real systems have.",
         ),
     ] = None,
+    limits: LimitsOpt = True,
 ) -> None:
     """Seed (unless --keep) and serve the simulators (all four by default) until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -160,6 +168,7 @@ def simulators(
         database_url=settings.database_url if settings.is_postgres else None,
         schema_prefix=schema_prefix,
         names=names,
+        limits_enabled=limits,
     )
     manifest_path = data_dir / MANIFEST_FILE
     records: Any = None
@@ -409,6 +418,7 @@ def demo(
     data_dir: Annotated[
         Path, typer.Option(metavar="DIR", help="Where the demo keeps its data.")
     ] = Path(".revgraph/demo"),
+    limits: LimitsOpt = True,
 ) -> None:
     """Simulators, store, crosswalk and gateway, all in one process.
 
@@ -434,6 +444,7 @@ def demo(
                 base_port=base_port,
                 gateway_port=port,
                 host=host,
+                limits=limits,
             )
         except PortInUse as exc:
             raise _fail(f"[red]Cannot start the demo:[/] {port_in_use_message(exc)}") from None

@@ -47,6 +47,9 @@ def port_in_use_message(error: PortInUse) -> str:
     return f"{component}: port {error.port} is in use (try {option})"
 
 
+BILLING_RATE_PER_S = 20.0
+"""Billing calls per second under vendor limits: below Stripe's 25 in test mode."""
+
 @dataclass
 class Stack:
     """A running demo stack; ``stop()`` shuts everything down."""
@@ -77,6 +80,7 @@ def stack_settings(
     redis_url: str | None = None,
     prefix: str = "revgraph_demo",
     breakers: bool = True,
+    limits: bool = False,
 ) -> Settings:
     """Gateway settings for simulators at ``urls`` with their demo credentials (the
     only place those are used); the store under ``data_dir`` (SQLite) or in schema
@@ -84,7 +88,9 @@ def stack_settings(
 
     ``breakers=False`` turns the sources' circuit breakers off: for a test stack
     whose tests inject outages one after another, where an outage must not keep
-    failing the next test fast.
+    failing the next test fast. ``limits=True`` paces Billing below Stripe's
+    test-mode rate limit (:data:`BILLING_RATE_PER_S`), for simulators that
+    enforce the vendors' limits.
     """
     postgres = database_url is not None and is_postgres(database_url)
     off = {} if breakers else {"breaker_failures": 0}
@@ -97,7 +103,12 @@ def stack_settings(
         contracts=ContractsSettings(
             url=urls["CONTRACTS"], token=SIMULATORS["CONTRACTS"].token, **off
         ),
-        billing=BillingSettings(url=urls["BILLING"], token=SIMULATORS["BILLING"].token, **off),
+        billing=BillingSettings(
+            url=urls["BILLING"],
+            token=SIMULATORS["BILLING"].token,
+            rate_limit_per_s=BILLING_RATE_PER_S if limits else 0.0,
+            **off,
+        ),
         erp=ErpSettings(url=urls["ERP"], token=SIMULATORS["ERP"].token, **off),
     )
 
@@ -139,13 +150,15 @@ def start_stack(
     redis_url: str | None = None,
     schema_prefix: str = "revgraph_demo",
     breakers: bool = True,
+    limits: bool = False,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway.
 
     ``base_port``/``gateway_port`` 0 pick free ports. Without ``database_url``
     everything lives in SQLite files under ``data_dir``; with a Postgres URL the
-    simulators and the store use schemas ``{schema_prefix}_*``.
+    simulators and the store use schemas ``{schema_prefix}_*``. ``limits`` turns
+    the vendors' limits on in the simulators and paces the gateway's adapters.
     """
     data = generate(customers, seed)
     postgres = database_url is not None and is_postgres(database_url)
@@ -153,6 +166,7 @@ def start_stack(
         data_dir=data_dir / "simulators",
         database_url=database_url if postgres else None,
         schema_prefix=schema_prefix,
+        limits_enabled=limits,
     )
     simulators = cluster.background(data.records, base_port=base_port, host=host)
     urls = simulators.start()
@@ -165,6 +179,7 @@ def start_stack(
             redis_url=redis_url,
             prefix=schema_prefix,
             breakers=breakers,
+            limits=limits,
         )
         asyncio.run(migrate(settings))
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
