@@ -50,6 +50,7 @@ def port_in_use_message(error: PortInUse) -> str:
 BILLING_RATE_PER_S = 20.0
 """Billing calls per second under vendor limits: below Stripe's 25 in test mode."""
 
+
 @dataclass
 class Stack:
     """A running demo stack; ``stop()`` shuts everything down."""

@@ -63,9 +63,7 @@ async def check_startup(settings: Settings, systems: tuple[System, ...] = tuple(
     if revision == wanted:
         return
     if revision is None:
-        raise StartupError(
-            f"The store {where} has no tables yet: run `{UPGRADE_COMMAND}` first."
-        )
+        raise StartupError(f"The store {where} has no tables yet: run `{UPGRADE_COMMAND}` first.")
     if not known(revision):
         raise StartupError(
             f"The store {where} is at revision {revision}, which this version of revgraph "

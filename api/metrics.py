@@ -177,7 +177,10 @@ class UpstreamCollector:
 
     @staticmethod
     def _families() -> tuple[
-        CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily, GaugeMetricFamily,
+        CounterMetricFamily,
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
         GaugeMetricFamily,
     ]:
         labels = ["system"]
@@ -336,4 +339,3 @@ class ResilienceCollector:
                 labels=["system"],
             ),
         )
-

@@ -93,9 +93,7 @@ class ClientLinkSources:
         return list((await self._crm.accounts_by_ids(crm_ids)).values())
 
     async def billing_customers(self, crm_ids: Sequence[str]) -> Sequence[BillingCustomerLike]:
-        found = await gather_or_cancel(
-            self._billing.search_customers_by_crm_id(i) for i in crm_ids
-        )
+        found = await gather_or_cancel(self._billing.search_customers_by_crm_id(i) for i in crm_ids)
         return [customer for customers in found for customer in customers]
 
     async def erp_customers(self, crm_ids: Sequence[str]) -> Sequence[ErpCustomerLike]:

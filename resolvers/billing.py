@@ -48,8 +48,6 @@ async def _owner(
     return await customer_by_id(info, customer_id)
 
 
-
-
 @strawberry.type
 class SubscriptionItem:
     id: str
@@ -135,14 +133,11 @@ class Subscription(Node):
         found = await load(info, info.context.loaders.invoices, self.billing_customer_id)
         if found is None:
             return None
-        return [
-            Invoice.build(i, self.customer_id) for i in found if i.subscription_id == self.key
-        ]
+        return [Invoice.build(i, self.customer_id) for i in found if i.subscription_id == self.key]
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.SUBSCRIPTION, self.key)]
-
 
 
 @strawberry.enum(description="Whether an invoice has reached accounts receivable in the ERP.")

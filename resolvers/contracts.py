@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from resolvers.customers import Customer
     from resolvers.revenue import RevenueSchedule
 
+
 class _Billed(NamedTuple):
     subscription: SubscriptionModel | None
     invoices: list[InvoiceModel] | None
@@ -275,7 +276,6 @@ class Contract(Node):
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.CONTRACT, self.key)]
-
 
 
 async def contract_by_number(info: AppInfo, number: str) -> Contract | None:

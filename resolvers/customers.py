@@ -144,9 +144,7 @@ class Customer(Node):
         postings = await load(info, info.context.loaders.erp_postings_by_customer, erp_id)
         if postings is None:
             return None
-        total = sum(
-            (p.amount_remaining.amount for p in postings if p.amount_remaining), Decimal(0)
-        )
+        total = sum((p.amount_remaining.amount for p in postings if p.amount_remaining), Decimal(0))
         return money_or_none(total, self.currency)
 
     @strawberry.field(description="This customer in each system that holds it.")
@@ -158,7 +156,6 @@ class Customer(Node):
         if entry and entry.erp_customer_id:
             refs.append(info.context.ref(Record.ERP_CUSTOMER, entry.erp_customer_id))
         return refs
-
 
 
 def _aware(value: datetime) -> datetime:

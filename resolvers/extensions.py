@@ -72,9 +72,7 @@ class RequireOperationName(SchemaExtension):
         # what the client sent says whether it chose one.
         provided = getattr(context, "_provided_operation_name", None)
         if provided is None and document is not None and not context.pre_execution_errors:
-            operations = [
-                d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-            ]
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             if len(operations) > 1:
                 # Only for an otherwise valid document (the validation cache before
                 # this extension has run); an invalid one reports its own errors.

@@ -84,7 +84,6 @@ class RevenueSchedule(Node):
         return [info.context.ref(Record.REVENUE_SCHEDULE, self.key)]
 
 
-
 @strawberry.type(description="An invoice's posting to accounts receivable in the ERP.")
 class ArPosting(Node):
     id: strawberry.ID

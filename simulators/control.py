@@ -206,7 +206,5 @@ def build_simulator(
     state = SimulatorState(name, limits=limits if limits is not None else Limits())
     app = Starlette(routes=[*_control_routes(state), *extra_control, *routes])
     app.state.sim = state
-    app.add_middleware(
-        SimulatorMiddleware, state=state, vendor=vendor, routes=routes, gate=gate
-    )
+    app.add_middleware(SimulatorMiddleware, state=state, vendor=vendor, routes=routes, gate=gate)
     return app

@@ -215,7 +215,10 @@ class BackgroundServers:
         async def main() -> None:
             try:
                 await serve(
-                    self._build, self._ports, host=self._host, ready=on_ready,
+                    self._build,
+                    self._ports,
+                    host=self._host,
+                    ready=on_ready,
                     lifespan=self._lifespan,
                 )
             finally:

@@ -116,9 +116,7 @@ class DocumentStore:
             ids = [r["id"] for r in rows if not r["new"]]
             if ids:
                 await conn.execute(
-                    delete(self._table).where(
-                        self._table.c.kind == kind, self._table.c.id.in_(ids)
-                    )
+                    delete(self._table).where(self._table.c.kind == kind, self._table.c.id.in_(ids))
                 )
             await conn.execute(
                 self._table.insert(),

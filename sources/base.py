@@ -399,14 +399,10 @@ class SourceClient:
         one that is itself a timeout is reported as one.
         """
         if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
-            return SourceUnavailable(
-                self.system, f"connection refused at {self.config.base_url}"
-            )
+            return SourceUnavailable(self.system, f"connection refused at {self.config.base_url}")
         if _is_timeout(exc):
             return SourceTimeout(self.system, f"no answer within {self.config.timeout_s}s")
-        return SourceUnavailable(
-            self.system, f"cannot connect to {self.config.base_url}: {exc}"
-        )
+        return SourceUnavailable(self.system, f"cannot connect to {self.config.base_url}: {exc}")
 
     def _with_hint(self, error: SourceError) -> SourceError:
         """An auth error names the setting to fix (``REVGRAPH_ERP_TOKEN``)."""

@@ -182,9 +182,7 @@ class RedisRateLimiter:
         self._script: Any = redis.register_script(GCRA_SCRIPT)
 
     @classmethod
-    def from_url(
-        cls, policy: RatePolicy, url: str, key: str, **options: Any
-    ) -> RedisRateLimiter:
+    def from_url(cls, policy: RatePolicy, url: str, key: str, **options: Any) -> RedisRateLimiter:
         from redis.asyncio import Redis
 
         return cls(policy, Redis.from_url(url), key, owns_redis=True, **options)

@@ -78,9 +78,7 @@ class SoqlPaginator:
     the fetcher sends as a header.
     """
 
-    def __init__(
-        self, system: System, fetch: SoqlFetcher, soql: str, *, api_path: str
-    ) -> None:
+    def __init__(self, system: System, fetch: SoqlFetcher, soql: str, *, api_path: str) -> None:
         self.system = system
         self.fetch = fetch
         self.soql = soql
@@ -163,7 +161,11 @@ class StripeSearchPaginator:
     """A Stripe search, page by page: ``page=next_page`` while ``has_more``."""
 
     def __init__(
-        self, system: System, fetch: StripeFetcher, query: str, *,
+        self,
+        system: System,
+        fetch: StripeFetcher,
+        query: str,
+        *,
         page_size: int = STRIPE_MAX_LIMIT,
     ) -> None:
         self.system = system

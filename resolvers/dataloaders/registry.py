@@ -58,9 +58,7 @@ def _each_customer(
     return fetch
 
 
-def _by_account(
-    crosswalk: SourceLoader[CrosswalkEntry], billing: SourceLoader[list[T]]
-) -> Fetch:
+def _by_account(crosswalk: SourceLoader[CrosswalkEntry], billing: SourceLoader[list[T]]) -> Fetch:
     """A CRM account's records in Billing: those of every billing customer linked to it.
 
     Normally one; when the crosswalk found several claiming the account
@@ -131,9 +129,7 @@ class Loaders:
         subscriptions = many(
             System.BILLING, "subscriptions", _each_customer(billing.subscriptions_for_customers)
         )
-        invoices = many(
-            System.BILLING, "invoices", _each_customer(billing.invoices_for_customers)
-        )
+        invoices = many(System.BILLING, "invoices", _each_customer(billing.invoices_for_customers))
         return cls(
             account=one(System.CRM, "accounts", crm.accounts_by_ids),
             children=many(System.CRM, "childAccounts", crm.children_by_parent_ids),
@@ -141,9 +137,7 @@ class Loaders:
                 System.CONTRACTS, "contractsByAccount", contracts.contracts_by_account_ids
             ),
             contract=one(System.CONTRACTS, "contracts", contracts.contracts_by_ids),
-            contract_lines=many(
-                System.CONTRACTS, "contractLines", contracts.lines_by_contract_ids
-            ),
+            contract_lines=many(System.CONTRACTS, "contractLines", contracts.lines_by_contract_ids),
             contract_versions=many(
                 System.CONTRACTS, "contractVersions", contracts.versions_by_contract_ids
             ),

@@ -160,9 +160,7 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     """The billing simulator over ``store``, accepting ``config.token``."""
     objects = Objects(store)
     account = Account()
-    events = Events(
-        objects, secret=config.webhook_secret, url=config.webhook_url, account=account
-    )
+    events = Events(objects, secret=config.webhook_secret, url=config.webhook_url, account=account)
     billing = Billing(objects, events, InvoiceNumbers(store), config, account)
     keys = IdempotencyKeys(objects)
 

@@ -30,9 +30,7 @@ class Call:
 
     def expansions(self, kind: str, *, in_list: bool) -> frozenset[str]:
         """The canonical fields ``expand[]`` asks for on ``kind``, checked for this version."""
-        return render.expansions(
-            self.expand(), kind, in_list=in_list, version=self.api_version
-        )
+        return render.expansions(self.expand(), kind, in_list=in_list, version=self.api_version)
 
 
 @dataclass(frozen=True)

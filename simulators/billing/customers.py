@@ -43,7 +43,12 @@ async def list_customers(billing: Billing, call: Call) -> dict[str, Any]:
     call.expansions(KIND, in_list=True)
     email = params.string("email")
     return lists.page(
-        billing.objects, KIND, params, url=URL, label=KIND, render=render.customer,
+        billing.objects,
+        KIND,
+        params,
+        url=URL,
+        label=KIND,
+        render=render.customer,
         candidates=billing.objects.find(KIND, "email", email) if email is not None else None,
         keep=[lambda d: not d.get("deleted"), lists.created_filter(params)],
     )
@@ -104,8 +109,11 @@ async def update_customer(billing: Billing, call: Call) -> dict[str, Any]:
     old = render.customer(before)
     if previous_attributes(old, body):
         await billing.events.emit(
-            "customer.updated", body, before=old,
-            request_id=call.request_id, idempotency_key=call.idempotency_key,
+            "customer.updated",
+            body,
+            before=old,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
         )
     return body
 

@@ -59,9 +59,7 @@ def json_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
     """A Stripe JSON answer (compact, so a replay can repeat the exact bytes)."""
-    return Response(
-        dumps(body), status_code=status, headers=headers, media_type="application/json"
-    )
+    return Response(dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
 def dumps(body: dict[str, Any]) -> str:

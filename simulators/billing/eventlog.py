@@ -19,7 +19,12 @@ async def list_events(billing: Billing, call: Call) -> dict[str, Any]:
     one = params.string("type")
     many = set(params.strings("types"))
     return lists.page(
-        billing.objects, KIND, params, url="/v1/events", label=KIND, render=dict,
+        billing.objects,
+        KIND,
+        params,
+        url="/v1/events",
+        label=KIND,
+        render=dict,
         keep=[
             _type_filter(one) if one is not None else None,
             (lambda d: d["type"] in many) if many else None,

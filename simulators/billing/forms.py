@@ -107,7 +107,11 @@ class Params:
         return value
 
     def integer(
-        self, key: str, *, required: bool = False, minimum: int | None = None,
+        self,
+        key: str,
+        *,
+        required: bool = False,
+        minimum: int | None = None,
         maximum: int | None = None,
     ) -> int | None:
         value = self.string(key, required=required)
@@ -122,7 +126,8 @@ class Params:
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
             raise InvalidParams(
-                f"This value must be {bounds}.", param=self.name(key),
+                f"This value must be {bounds}.",
+                param=self.name(key),
                 code="parameter_invalid_integer",
             )
         return number

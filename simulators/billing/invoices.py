@@ -39,7 +39,12 @@ def _not_editable(message: str) -> StripeError:
 async def list_invoices(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(
-        *lists.LIST_PARAMS, "customer", "subscription", "status", "created", "due_date",
+        *lists.LIST_PARAMS,
+        "customer",
+        "subscription",
+        "status",
+        "created",
+        "due_date",
         "collection_method",
     )
     expand = call.expansions(KIND, in_list=True)
@@ -55,14 +60,19 @@ async def list_invoices(billing: Billing, call: Call) -> dict[str, Any]:
     else:
         candidates = None
     return lists.page(
-        objects, KIND, params, url=URL, label=KIND,
+        objects,
+        KIND,
+        params,
+        url=URL,
+        label=KIND,
         render=lambda d: render.invoice(objects, d, expand),
         candidates=candidates,
         keep=[
             (lambda d: d.get("customer") == customer) if customer is not None else None,
             (lambda d: d.get("status") == status) if status is not None else None,
             (lambda d: d.get("collection_method", "charge_automatically") == collection)
-            if collection is not None else None,
+            if collection is not None
+            else None,
             lists.created_filter(params),
             lists.created_filter(params, "due_date"),
         ],
@@ -75,31 +85,44 @@ def _lines_for(billing: Billing, sub: Document, invoice_id: str) -> list[dict[st
         price = item["price"]
         quantity = int(item.get("quantity") or 0)
         recurring = price.get("recurring") or {}
-        lines.append({
-            "id": billing.objects.new_id("il_"),
-            "object": "line_item",
-            "amount": int(price.get("unit_amount") or 0) * quantity,
-            "currency": price["currency"],
-            "description": f"{quantity} x {price.get('product')} (per {recurring.get('interval')})",
-            "invoice": invoice_id,
-            "metadata": {},
-            "period": {
-                "start": sub.get("current_period_start"), "end": sub.get("current_period_end")
-            },
-            "price": price,
-            "quantity": quantity,
-            "subscription": sub["id"],
-            "subscription_item": item["id"],
-            "type": "subscription",
-        })
+        lines.append(
+            {
+                "id": billing.objects.new_id("il_"),
+                "object": "line_item",
+                "amount": int(price.get("unit_amount") or 0) * quantity,
+                "currency": price["currency"],
+                "description": (
+                    f"{quantity} x {price.get('product')} (per {recurring.get('interval')})"
+                ),
+                "invoice": invoice_id,
+                "metadata": {},
+                "period": {
+                    "start": sub.get("current_period_start"),
+                    "end": sub.get("current_period_end"),
+                },
+                "price": price,
+                "quantity": quantity,
+                "subscription": sub["id"],
+                "subscription_item": item["id"],
+                "type": "subscription",
+            }
+        )
     return lines
 
 
 async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(
-        "customer", "subscription", "metadata", "description", "collection_method",
-        "days_until_due", "due_date", "auto_advance", "currency", "expand",
+        "customer",
+        "subscription",
+        "metadata",
+        "description",
+        "collection_method",
+        "days_until_due",
+        "due_date",
+        "auto_advance",
+        "currency",
+        "expand",
         "pending_invoice_items_behavior",
     )
     expand = call.expansions(KIND, in_list=False)
@@ -109,9 +132,7 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     if sub_id is not None:
         sub = existing(billing, "subscription", sub_id, param="subscription")
         if sub.get("status") == "canceled":
-            raise InvalidParams(
-                "You cannot invoice a canceled subscription.", param="subscription"
-            )
+            raise InvalidParams("You cannot invoice a canceled subscription.", param="subscription")
     customer_id = params.string("customer") or (sub["customer"] if sub else None)
     if customer_id is None:
         raise params.missing("customer")
@@ -121,9 +142,11 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
             f"The subscription {sub['id']} does not belong to customer {customer['id']}.",
             param="subscription",
         )
-    collection = params.choice("collection_method", COLLECTION_METHODS) or (
-        sub.get("collection_method") if sub else None
-    ) or "charge_automatically"
+    collection = (
+        params.choice("collection_method", COLLECTION_METHODS)
+        or (sub.get("collection_method") if sub else None)
+        or "charge_automatically"
+    )
     days = params.integer("days_until_due", minimum=0)
     due_date = params.integer("due_date", minimum=0)
     if collection == "charge_automatically":
@@ -141,7 +164,9 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     lines = _lines_for(billing, sub, invoice_id) if sub is not None else []
     currency = (
         (params.string("currency") or "").lower()
-        or (sub or {}).get("currency") or customer.get("currency") or "usd"
+        or (sub or {}).get("currency")
+        or customer.get("currency")
+        or "usd"
     )
     total = sum(line["amount"] for line in lines)
     doc: Document = {
@@ -166,7 +191,9 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
         "period_start": sub.get("current_period_start") if sub else now,
         "status": "draft",
         "status_transitions": {
-            "finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
             "voided_at": None,
         },
         "subscription": sub["id"] if sub else None,
@@ -177,8 +204,10 @@ async def create_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     if sub is not None:
         await objects.put("subscription", {**sub, "latest_invoice": invoice_id})
     await billing.events.emit(
-        "invoice.created", render.invoice(objects, doc),
-        request_id=call.request_id, idempotency_key=call.idempotency_key,
+        "invoice.created",
+        render.invoice(objects, doc),
+        request_id=call.request_id,
+        idempotency_key=call.idempotency_key,
     )
     return render.invoice(objects, doc, expand)
 
@@ -309,7 +338,8 @@ async def void_invoice(billing: Billing, call: Call) -> dict[str, Any]:
     doc = dict(before)
     doc["status"] = "void"
     doc["status_transitions"] = {
-        **(before.get("status_transitions") or {}), "voided_at": billing.objects.now()
+        **(before.get("status_transitions") or {}),
+        "voided_at": billing.objects.now(),
     }
     return await _save(billing, call, before, doc, "invoice.voided", expand)
 
@@ -332,7 +362,11 @@ async def mark_uncollectible(billing: Billing, call: Call) -> dict[str, Any]:
 
 
 async def _save(
-    billing: Billing, call: Call, before: Document, doc: Document, event: str,
+    billing: Billing,
+    call: Call,
+    before: Document,
+    doc: Document,
+    event: str,
     expand: frozenset[str],
 ) -> dict[str, Any]:
     """Store the new state and emit ``event`` with what changed."""
@@ -342,7 +376,10 @@ async def _save(
     old = render.invoice(objects, before)
     if previous_attributes(old, body) or event != "invoice.updated":
         await billing.events.emit(
-            event, body, before=old,
-            request_id=call.request_id, idempotency_key=call.idempotency_key,
+            event,
+            body,
+            before=old,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
         )
     return render.invoice(objects, doc, expand)

@@ -91,8 +91,7 @@ class Objects:
         if order is None:
             docs = self.store.all(kind)  # insertion order
             keyed = sorted(
-                ((-int(doc.get("created") or 0), -rank), doc["id"])
-                for rank, doc in enumerate(docs)
+                ((-int(doc.get("created") or 0), -rank), doc["id"]) for rank, doc in enumerate(docs)
             )
             order = Order(
                 ids=[object_id for _, object_id in keyed],

@@ -74,14 +74,22 @@ def _schemas() -> dict[str, Any]:
     price = _object(
         "price",
         {
-            "active": BOOL, "billing_scheme": STR, "created": INT, "currency": STR,
-            "livemode": BOOL, "metadata": METADATA, "product": STR, "type": STR,
+            "active": BOOL,
+            "billing_scheme": STR,
+            "created": INT,
+            "currency": STR,
+            "livemode": BOOL,
+            "metadata": METADATA,
+            "product": STR,
+            "type": STR,
             "unit_amount": _nullable(INT),
-            "recurring": _nullable({
-                "type": "object",
-                "required": ["interval", "interval_count", "usage_type"],
-                "properties": {"interval": STR, "interval_count": INT, "usage_type": STR},
-            }),
+            "recurring": _nullable(
+                {
+                    "type": "object",
+                    "required": ["interval", "interval_count", "usage_type"],
+                    "properties": {"interval": STR, "interval_count": INT, "usage_type": STR},
+                }
+            ),
         },
         {"nickname": _nullable(STR), "unit_amount_decimal": _nullable(STR)},
     )
@@ -91,15 +99,19 @@ def _schemas() -> dict[str, Any]:
                 "customer",
                 {"created": INT, "livemode": BOOL, "metadata": METADATA},
                 {
-                    "name": _nullable(STR), "email": _nullable(STR),
-                    "currency": _nullable(STR), "balance": INT,
+                    "name": _nullable(STR),
+                    "email": _nullable(STR),
+                    "currency": _nullable(STR),
+                    "balance": INT,
                 },
             ),
             {
                 "type": "object",
                 "required": ["id", "object", "deleted"],
                 "properties": {
-                    "id": STR, "object": {"const": "customer"}, "deleted": {"const": True},
+                    "id": STR,
+                    "object": {"const": "customer"},
+                    "deleted": {"const": True},
                 },
             },
         ]
@@ -107,73 +119,119 @@ def _schemas() -> dict[str, Any]:
     item = _object(
         "subscription_item",
         {
-            "created": INT, "discounts": {"type": "array"}, "metadata": METADATA,
-            "price": _ref("price"), "subscription": STR,
+            "created": INT,
+            "discounts": {"type": "array"},
+            "metadata": METADATA,
+            "price": _ref("price"),
+            "subscription": STR,
         },
         {
             "quantity": _nullable(INT),
-            "current_period_start": INT, "current_period_end": INT,  # 2025-03-31.basil on
+            "current_period_start": INT,
+            "current_period_end": INT,  # 2025-03-31.basil on
         },
     )
     subscription = _object(
         "subscription",
         {
-            "automatic_tax": {"type": "object"}, "billing_cycle_anchor": INT,
-            "cancel_at": TIME, "canceled_at": TIME, "collection_method": STR, "created": INT,
-            "currency": STR, "customer": _expandable("customer"), "discounts": {"type": "array"},
+            "automatic_tax": {"type": "object"},
+            "billing_cycle_anchor": INT,
+            "cancel_at": TIME,
+            "canceled_at": TIME,
+            "collection_method": STR,
+            "created": INT,
+            "currency": STR,
+            "customer": _expandable("customer"),
+            "discounts": {"type": "array"},
             "items": _list_of(_ref("subscription_item")),
-            "latest_invoice": _nullable(_expandable("invoice")), "livemode": BOOL,
-            "metadata": METADATA, "start_date": INT, "status": STR,
+            "latest_invoice": _nullable(_expandable("invoice")),
+            "livemode": BOOL,
+            "metadata": METADATA,
+            "start_date": INT,
+            "status": STR,
         },
         {
-            "current_period_start": INT, "current_period_end": INT,  # up to 2025-02-24
+            "current_period_start": INT,
+            "current_period_end": INT,  # up to 2025-02-24
         },
     )
     line = _object(
         "line_item",
         {
-            "amount": INT, "currency": STR, "discountable": BOOL, "discounts": {"type": "array"},
-            "livemode": BOOL, "metadata": METADATA,
+            "amount": INT,
+            "currency": STR,
+            "discountable": BOOL,
+            "discounts": {"type": "array"},
+            "livemode": BOOL,
+            "metadata": METADATA,
             "period": {
-                "type": "object", "required": ["start", "end"],
+                "type": "object",
+                "required": ["start", "end"],
                 "properties": {"start": INT, "end": INT},
             },
         },
         {
-            "description": _nullable(STR), "quantity": _nullable(INT),
+            "description": _nullable(STR),
+            "quantity": _nullable(INT),
             # up to 2025-02-24:
-            "type": STR, "proration": BOOL, "price": _nullable(_ref("price")),
+            "type": STR,
+            "proration": BOOL,
+            "price": _nullable(_ref("price")),
             # from 2025-03-31.basil:
-            "parent": _nullable({"type": "object"}), "pricing": _nullable({"type": "object"}),
+            "parent": _nullable({"type": "object"}),
+            "pricing": _nullable({"type": "object"}),
         },
     )
     invoice = _object(
         "invoice",
         {
-            "amount_due": INT, "amount_paid": INT, "amount_remaining": INT,
-            "attempt_count": INT, "attempted": BOOL, "collection_method": STR, "created": INT,
-            "currency": STR, "customer": _expandable("customer"), "discounts": {"type": "array"},
-            "issuer": {"type": "object"}, "lines": _list_of(_ref("line_item")),
-            "livemode": BOOL, "metadata": METADATA, "payment_settings": {"type": "object"},
-            "starting_balance": INT, "status_transitions": {"type": "object"},
-            "subtotal": INT, "total": INT,
+            "amount_due": INT,
+            "amount_paid": INT,
+            "amount_remaining": INT,
+            "attempt_count": INT,
+            "attempted": BOOL,
+            "collection_method": STR,
+            "created": INT,
+            "currency": STR,
+            "customer": _expandable("customer"),
+            "discounts": {"type": "array"},
+            "issuer": {"type": "object"},
+            "lines": _list_of(_ref("line_item")),
+            "livemode": BOOL,
+            "metadata": METADATA,
+            "payment_settings": {"type": "object"},
+            "starting_balance": INT,
+            "status_transitions": {"type": "object"},
+            "subtotal": INT,
+            "total": INT,
         },
         {
-            "number": _nullable(STR), "status": _nullable(STR), "due_date": TIME,
-            "period_start": INT, "period_end": INT,
+            "number": _nullable(STR),
+            "status": _nullable(STR),
+            "due_date": TIME,
+            "period_start": INT,
+            "period_end": INT,
             # up to 2025-02-24:
-            "paid": BOOL, "subscription": _nullable(_expandable("subscription")),
+            "paid": BOOL,
+            "subscription": _nullable(_expandable("subscription")),
             "total_tax_amounts": {"type": "array"},
             # from 2025-03-31.basil:
-            "parent": _nullable({"type": "object"}), "total_taxes": {"type": "array"},
+            "parent": _nullable({"type": "object"}),
+            "total_taxes": {"type": "array"},
         },
     )
     event = _object(
         "event",
         {
-            "api_version": STR, "created": INT, "type": STR, "livemode": BOOL,
-            "data": {"type": "object", "required": ["object"],
-                     "properties": {"object": {"type": "object"}}},
+            "api_version": STR,
+            "created": INT,
+            "type": STR,
+            "livemode": BOOL,
+            "data": {
+                "type": "object",
+                "required": ["object"],
+                "properties": {"object": {"type": "object"}},
+            },
         },
         {"request": {"type": "object"}, "pending_webhooks": INT},
     )
@@ -185,11 +243,20 @@ def _schemas() -> dict[str, Any]:
                 "type": "object",
                 "required": ["type", "message"],
                 "properties": {
-                    "type": {"type": "string", "enum": [
-                        "api_error", "card_error", "idempotency_error",
-                        "invalid_request_error", "rate_limit_error", "authentication_error",
-                    ]},
-                    "message": STR, "code": STR, "param": STR,
+                    "type": {
+                        "type": "string",
+                        "enum": [
+                            "api_error",
+                            "card_error",
+                            "idempotency_error",
+                            "invalid_request_error",
+                            "rate_limit_error",
+                            "authentication_error",
+                        ],
+                    },
+                    "message": STR,
+                    "code": STR,
+                    "param": STR,
                 },
             }
         },
@@ -235,7 +302,9 @@ def _responses(schema: dict[str, Any], *, missing: bool = False) -> dict[str, An
 
 
 _VERSION = {
-    "name": "Stripe-Version", "in": "header", "required": False,
+    "name": "Stripe-Version",
+    "in": "header",
+    "required": False,
     "description": (
         f"The API version to answer in ({LEGACY} shapes up to 2025-02-24, 2025-03-31.basil "
         f"shapes from then on up to {CURRENT}); without it, the account default."
@@ -243,17 +312,27 @@ _VERSION = {
     "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?(;.*)?$"},
 }
 _IDEMPOTENCY = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
     "description": "Replays the first answer for 24 hours (Idempotent-Replayed: true).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 _EXPAND = {
-    "name": "expand[]", "in": "query", "required": False,
-    "schema": {"type": "array", "items": STR}, "style": "form", "explode": True,
+    "name": "expand[]",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "array", "items": STR},
+    "style": "form",
+    "explode": True,
 }
 _LIST = [
-    {"name": "limit", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
     {"name": "starting_after", "in": "query", "required": False, "schema": STR},
     {"name": "ending_before", "in": "query", "required": False, "schema": STR},
 ]
@@ -293,73 +372,119 @@ def billing_document() -> OpenApiDocument:
     created = _filter("created", {"type": "integer"})
     paths: dict[str, Any] = {
         "/v1/customers": {
-            "get": _op("ListCustomers", "Customers, newest first", _list_of(cus),
-                       params=[*_LIST, _EXPAND, _filter("email"), created]),
+            "get": _op(
+                "ListCustomers",
+                "Customers, newest first",
+                _list_of(cus),
+                params=[*_LIST, _EXPAND, _filter("email"), created],
+            ),
             "post": _op("CreateCustomer", "Create a customer", cus, post=True),
         },
         "/v1/customers/search": {
-            "get": _op("SearchCustomers", "Stripe Search over customers",
-                       _ref("search_result"),
-                       params=[_filter("query"), _filter("page"), _LIST[0], _EXPAND]),
+            "get": _op(
+                "SearchCustomers",
+                "Stripe Search over customers",
+                _ref("search_result"),
+                params=[_filter("query"), _filter("page"), _LIST[0], _EXPAND],
+            ),
         },
         "/v1/customers/{id}": {
-            "get": _op("RetrieveCustomer", "A customer", cus, params=[_ID, _EXPAND],
-                       missing=True),
-            "post": _op("UpdateCustomer", "Update a customer", cus, params=[_ID], post=True,
-                        missing=True),
-            "delete": _op("DeleteCustomer", "Delete a customer", cus, params=[_ID],
-                          missing=True),
+            "get": _op("RetrieveCustomer", "A customer", cus, params=[_ID, _EXPAND], missing=True),
+            "post": _op(
+                "UpdateCustomer", "Update a customer", cus, params=[_ID], post=True, missing=True
+            ),
+            "delete": _op("DeleteCustomer", "Delete a customer", cus, params=[_ID], missing=True),
         },
         "/v1/subscriptions": {
-            "get": _op("ListSubscriptions", "Subscriptions, newest first", _list_of(sub),
-                       params=[*_LIST, _EXPAND, _filter("customer"), _filter("price"),
-                               _filter("status"), created]),
+            "get": _op(
+                "ListSubscriptions",
+                "Subscriptions, newest first",
+                _list_of(sub),
+                params=[
+                    *_LIST,
+                    _EXPAND,
+                    _filter("customer"),
+                    _filter("price"),
+                    _filter("status"),
+                    created,
+                ],
+            ),
             "post": _op("CreateSubscription", "Create a subscription", sub, post=True),
         },
         "/v1/subscriptions/{id}": {
-            "get": _op("RetrieveSubscription", "A subscription", sub, params=[_ID, _EXPAND],
-                       missing=True),
-            "post": _op("UpdateSubscription", "Update a subscription", sub, params=[_ID],
-                        post=True, missing=True),
-            "delete": _op("CancelSubscription", "Cancel a subscription now", sub,
-                          params=[_ID], missing=True),
+            "get": _op(
+                "RetrieveSubscription", "A subscription", sub, params=[_ID, _EXPAND], missing=True
+            ),
+            "post": _op(
+                "UpdateSubscription",
+                "Update a subscription",
+                sub,
+                params=[_ID],
+                post=True,
+                missing=True,
+            ),
+            "delete": _op(
+                "CancelSubscription", "Cancel a subscription now", sub, params=[_ID], missing=True
+            ),
         },
         "/v1/invoices": {
-            "get": _op("ListInvoices", "Invoices, newest first", _list_of(inv),
-                       params=[*_LIST, _EXPAND, _filter("customer"), _filter("subscription"),
-                               _filter("status"), _filter("collection_method"), created,
-                               _filter("due_date", {"type": "integer"})]),
+            "get": _op(
+                "ListInvoices",
+                "Invoices, newest first",
+                _list_of(inv),
+                params=[
+                    *_LIST,
+                    _EXPAND,
+                    _filter("customer"),
+                    _filter("subscription"),
+                    _filter("status"),
+                    _filter("collection_method"),
+                    created,
+                    _filter("due_date", {"type": "integer"}),
+                ],
+            ),
             "post": _op("CreateInvoice", "Create a draft invoice", inv, post=True),
         },
         "/v1/invoices/{id}": {
-            "get": _op("RetrieveInvoice", "An invoice", inv, params=[_ID, _EXPAND],
-                       missing=True),
-            "post": _op("UpdateInvoice", "Update an invoice", inv, params=[_ID], post=True,
-                        missing=True),
+            "get": _op("RetrieveInvoice", "An invoice", inv, params=[_ID, _EXPAND], missing=True),
+            "post": _op(
+                "UpdateInvoice", "Update an invoice", inv, params=[_ID], post=True, missing=True
+            ),
         },
         "/v1/invoices/{id}/lines": {
-            "get": _op("ListInvoiceLines", "An invoice's lines", _list_of(_ref("line_item")),
-                       params=[_ID, *_LIST], missing=True),
+            "get": _op(
+                "ListInvoiceLines",
+                "An invoice's lines",
+                _list_of(_ref("line_item")),
+                params=[_ID, *_LIST],
+                missing=True,
+            ),
         },
         "/v1/prices": {
             "post": _op("CreatePrice", "Create a recurring price", _ref("price"), post=True),
         },
         "/v1/prices/{id}": {
-            "get": _op("RetrievePrice", "A price", _ref("price"), params=[_ID, _EXPAND],
-                       missing=True),
+            "get": _op(
+                "RetrievePrice", "A price", _ref("price"), params=[_ID, _EXPAND], missing=True
+            ),
         },
         "/v1/events": {
-            "get": _op("ListEvents", "Events, newest first", _list_of(_ref("event")),
-                       params=[*_LIST, _filter("type"), created]),
+            "get": _op(
+                "ListEvents",
+                "Events, newest first",
+                _list_of(_ref("event")),
+                params=[*_LIST, _filter("type"), created],
+            ),
         },
         "/v1/events/{id}": {
-            "get": _op("RetrieveEvent", "An event", _ref("event"), params=[_ID],
-                       missing=True),
+            "get": _op("RetrieveEvent", "An event", _ref("event"), params=[_ID], missing=True),
         },
     }
     for action, summary in (
-        ("finalize", "Finalize a draft invoice"), ("pay", "Pay an invoice"),
-        ("void", "Void an invoice"), ("mark_uncollectible", "Mark an invoice uncollectible"),
+        ("finalize", "Finalize a draft invoice"),
+        ("pay", "Pay an invoice"),
+        ("void", "Void an invoice"),
+        ("mark_uncollectible", "Mark an invoice uncollectible"),
     ):
         operation_id = "".join(p.capitalize() for p in action.split("_")) + "Invoice"
         paths[f"/v1/invoices/{{id}}/{action}"] = {

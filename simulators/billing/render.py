@@ -36,9 +36,7 @@ def expansions(
         field = path
         if in_list:
             if not path.startswith("data."):
-                raise InvalidParams(
-                    f"This property cannot be expanded ({path}).", param="expand"
-                )
+                raise InvalidParams(f"This property cannot be expanded ({path}).", param="expand")
             field = path.removeprefix("data.")
         if field not in allowed:
             raise InvalidParams(f"This property cannot be expanded ({path}).", param="expand")

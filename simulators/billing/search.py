@@ -53,8 +53,11 @@ class Clause:
             if not isinstance(actual, int) or not isinstance(self.value, int):
                 return False
             ops: dict[str, Callable[[int, int], bool]] = {
-                ":": lambda a, b: a == b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-                "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                ":": lambda a, b: a == b,
+                ">": lambda a, b: a > b,
+                ">=": lambda a, b: a >= b,
+                "<": lambda a, b: a < b,
+                "<=": lambda a, b: a <= b,
             }
             return ops[self.op](actual, self.value)
         if not isinstance(actual, str):
@@ -106,9 +109,7 @@ def parse(text: str) -> Query:
     if not clauses or expect_clause:
         raise _bad(text, len(text))
     if len(joins) > 1:
-        raise InvalidParams(
-            "Search queries cannot combine AND and OR in one query.", param="query"
-        )
+        raise InvalidParams("Search queries cannot combine AND and OR in one query.", param="query")
     return Query(tuple(clauses), any_of=joins == {"OR"})
 
 
@@ -141,7 +142,7 @@ def _unescape(text: str) -> str:
 def _bad(text: str, pos: int) -> InvalidParams:
     return InvalidParams(
         f"We were unable to parse your search query. Check the syntax near position {pos}: "
-        f"{text[pos:pos + 20]!r}.",
+        f"{text[pos : pos + 20]!r}.",
         param="query",
     )
 

@@ -26,8 +26,16 @@ from simulators.storage import Document
 KIND = "subscription"
 URL = "/v1/subscriptions"
 STATUSES = (
-    "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired",
-    "trialing", "paused", "all", "ended",
+    "active",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "paused",
+    "all",
+    "ended",
 )
 PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
 ENDED = ("canceled", "incomplete_expired")
@@ -64,14 +72,19 @@ async def list_subscriptions(billing: Billing, call: Call) -> dict[str, Any]:
     status = params.choice("status", STATUSES)
     objects = billing.objects
     return lists.page(
-        objects, KIND, params, url=URL, label=KIND,
+        objects,
+        KIND,
+        params,
+        url=URL,
+        label=KIND,
         render=lambda d: render.subscription(objects, d, expand),
         candidates=objects.find(KIND, "customer", customer) if customer is not None else None,
         keep=[
             _status_filter(status),
             lists.created_filter(params),
             (lambda d: any(i["price"]["id"] == price for i in render.items_of(d)))
-            if price is not None else None,
+            if price is not None
+            else None,
         ],
     )
 
@@ -146,8 +159,16 @@ def _period(start: int, items: list[dict[str, Any]], now: int) -> tuple[int, int
 async def create_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(
-        "customer", "items", "metadata", "cancel_at", "backdate_start_date", "collection_method",
-        "days_until_due", "description", "expand", "proration_behavior",
+        "customer",
+        "items",
+        "metadata",
+        "cancel_at",
+        "backdate_start_date",
+        "collection_method",
+        "days_until_due",
+        "description",
+        "expand",
+        "proration_behavior",
     )
     expand = call.expansions(KIND, in_list=False)
     customer = existing(billing, "customer", params.required_string("customer"), param="customer")
@@ -174,7 +195,8 @@ async def create_subscription(billing: Billing, call: Call) -> dict[str, Any]:
         "canceled_at": None,
         "collection_method": params.choice(
             "collection_method", ("charge_automatically", "send_invoice")
-        ) or "charge_automatically",
+        )
+        or "charge_automatically",
         "created": now,
         "currency": currency,
         "current_period_end": period_end,
@@ -196,8 +218,10 @@ async def create_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     await objects.put(KIND, doc)
     body = render.subscription(objects, doc)
     await billing.events.emit(
-        "customer.subscription.created", body,
-        request_id=call.request_id, idempotency_key=call.idempotency_key,
+        "customer.subscription.created",
+        body,
+        request_id=call.request_id,
+        idempotency_key=call.idempotency_key,
     )
     return render.subscription(objects, doc, expand)
 
@@ -212,8 +236,16 @@ async def retrieve_subscription(billing: Billing, call: Call) -> dict[str, Any]:
 async def update_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     params = call.params
     params.allow(
-        "items", "metadata", "cancel_at", "cancel_at_period_end", "pause_collection",
-        "description", "days_until_due", "collection_method", "expand", "proration_behavior",
+        "items",
+        "metadata",
+        "cancel_at",
+        "cancel_at_period_end",
+        "pause_collection",
+        "description",
+        "days_until_due",
+        "collection_method",
+        "expand",
+        "proration_behavior",
     )
     expand = call.expansions(KIND, in_list=False)
     before = existing(billing, KIND, call.path_params["id"])
@@ -251,8 +283,11 @@ async def update_subscription(billing: Billing, call: Call) -> dict[str, Any]:
     old = render.subscription(billing.objects, before)
     if previous_attributes(old, body):
         await billing.events.emit(
-            "customer.subscription.updated", body, before=old,
-            request_id=call.request_id, idempotency_key=call.idempotency_key,
+            "customer.subscription.updated",
+            body,
+            before=old,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
         )
     return render.subscription(billing.objects, doc, expand)
 
@@ -302,8 +337,10 @@ async def cancel(billing: Billing, doc: Document, call: Call) -> Document:
     canceled = {**doc, "status": "canceled", "canceled_at": now, "ended_at": now}
     await billing.objects.put(KIND, canceled)
     await billing.events.emit(
-        "customer.subscription.deleted", render.subscription(billing.objects, canceled),
-        previous={"status": doc.get("status")}, request_id=call.request_id,
+        "customer.subscription.deleted",
+        render.subscription(billing.objects, canceled),
+        previous={"status": doc.get("status")},
+        request_id=call.request_id,
     )
     return canceled
 

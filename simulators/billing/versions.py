@@ -143,9 +143,7 @@ def present(value: Any, version: ApiVersion) -> Any:
         return value
     shaper = _SHAPERS.get(kind) if isinstance(kind, str) else None
     shaped = shaper(value, version) if shaper is not None else value
-    return {
-        k: v if k == "metadata" else present(v, version) for k, v in _ordered(shaped).items()
-    }
+    return {k: v if k == "metadata" else present(v, version) for k, v in _ordered(shaped).items()}
 
 
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
@@ -525,9 +523,7 @@ def _invoice(d: dict[str, Any], v: ApiVersion) -> dict[str, Any]:
     details = d.get("subscription_details") or {}
     if v.basil:
         out["amount_overpaid"] = 0
-        out["amount_paid_off_stripe"] = (
-            d.get("amount_paid", 0) if d.get("paid_out_of_band") else 0
-        )
+        out["amount_paid_off_stripe"] = d.get("amount_paid", 0) if d.get("paid_out_of_band") else 0
         out["automatic_tax"] = {
             "disabled_reason": None,
             "enabled": False,

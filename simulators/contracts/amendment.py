@@ -72,8 +72,9 @@ def parse_amendment(body: Any) -> Amendment:
     raw_lines = body.get("lines")
     if not isinstance(raw_lines, list) or not raw_lines:
         raise _invalid("lines must be a non-empty list", "lines")
-    return Amendment(reason.strip(), effective, [_line(i, raw) for i, raw in enumerate(raw_lines)],
-                     expected)
+    return Amendment(
+        reason.strip(), effective, [_line(i, raw) for i, raw in enumerate(raw_lines)], expected
+    )
 
 
 def _line(index: int, raw: Any) -> dict[str, Any]:
@@ -133,8 +134,13 @@ async def amend(org: SalesforceOrg, contract_id: str, amendment: Amendment) -> D
         frequency = contract.get("BillingFrequency__c")
         ids = new_record_ids(store, LINE, LINE_PREFIX, len(amendment.lines))
         lines = [
-            {"Id": line_id, "ContractId": contract_id, **line,
-             "BillingFrequency__c": frequency, "Version__c": new_version}
+            {
+                "Id": line_id,
+                "ContractId": contract_id,
+                **line,
+                "BillingFrequency__c": frequency,
+                "Version__c": new_version,
+            }
             for line_id, line in zip(ids, amendment.lines, strict=True)
         ]
         total: Decimal = lines_total(contract, lines)
@@ -197,8 +203,12 @@ def amendment_openapi() -> dict[str, Any]:
                 "operationId": "amendContract",
                 "summary": "Amend an Activated contract: new version, lines and total",
                 "parameters": [
-                    {"name": "contract_id", "in": "path", "required": True,
-                     "schema": {"type": "string"}},
+                    {
+                        "name": "contract_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "requestBody": {"required": True, "content": {json: {"schema": body}}},
                 "responses": {

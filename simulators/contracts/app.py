@@ -22,9 +22,7 @@ from simulators.storage import DocumentStore
 
 def openapi_document() -> OpenApiDocument:
     """The Contracts simulator's OpenAPI document (``simulators/openapi/contracts.json``)."""
-    return salesforce_document(
-        "Contracts", CONTRACT_OBJECTS, extra_paths=amendment_openapi()
-    )
+    return salesforce_document("Contracts", CONTRACT_OBJECTS, extra_paths=amendment_openapi())
 
 
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:

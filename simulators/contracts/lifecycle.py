@@ -76,7 +76,8 @@ def lines_total(contract: Document, lines: list[Document]) -> Decimal:
 def current_lines(store: DocumentStore, contract: Document) -> list[Document]:
     version = contract.get("Version__c")
     return [
-        line for line in store.find(LINE, "ContractId", contract["Id"])
+        line
+        for line in store.find(LINE, "ContractId", contract["Id"])
         if line.get("Version__c") == version
     ]
 

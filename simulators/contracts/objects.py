@@ -61,7 +61,10 @@ LINE_TYPE = SObjectType(
     fields=(
         _standard["Id"],
         FieldSpec(
-            "ContractId", FieldType.REFERENCE, reference_to=CONTRACT, required=True,
+            "ContractId",
+            FieldType.REFERENCE,
+            reference_to=CONTRACT,
+            required=True,
             updateable=False,
         ),
         FieldSpec("Product2Id", FieldType.STRING, required=True),

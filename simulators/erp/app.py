@@ -257,9 +257,7 @@ class _ErpApi:
         items = []
         for row in result.rows[offset : offset + limit]:
             item: dict[str, Any] = {"links": []}
-            for (name, column_type), is_real, value in zip(
-                result.columns, real, row, strict=True
-            ):
+            for (name, column_type), is_real, value in zip(result.columns, real, row, strict=True):
                 if value is not None:
                     item[name] = json_value(
                         column_type, value, real=is_real, date_format=date_format

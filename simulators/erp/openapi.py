@@ -124,8 +124,13 @@ def _written(description: str) -> dict[str, Any]:
 def _record_paths(name: str) -> dict[str, Any]:
     schema = _ref(name)
     body = {"required": True, "content": {JSON: {"schema": schema}}}
-    key = {"name": "id", "in": "path", "required": True,
-           "description": "Internal id, or eid:<externalId>", "schema": {"type": "string"}}
+    key = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "Internal id, or eid:<externalId>",
+        "schema": {"type": "string"},
+    }
     fields = {"name": "fields", "in": "query", "required": False, "schema": {"type": "string"}}
     q = {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}
     prefix = "".join(p.capitalize() for p in name.split("_"))

@@ -240,9 +240,16 @@ def record_openapi(rtype: RecordType, base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "paths": {
             f"{RECORD_PATH}/{name}": {
-                "get": {"summary": f"List {name} records.", "responses": {"200": {
-                    "description": "A page of record ids", "content": {RESOURCE_JSON: {}},
-                }, "default": error}},
+                "get": {
+                    "summary": f"List {name} records.",
+                    "responses": {
+                        "200": {
+                            "description": "A page of record ids",
+                            "content": {RESOURCE_JSON: {}},
+                        },
+                        "default": error,
+                    },
+                },
                 "post": {
                     "summary": f"Create a {name} record.",
                     "requestBody": {"content": {"application/json": {"schema": ref}}},
@@ -251,9 +258,16 @@ def record_openapi(rtype: RecordType, base_url: str) -> dict[str, Any]:
             },
             item: {
                 "parameters": [path_id],
-                "get": {"summary": f"Get a {name} record.", "responses": {"200": {
-                    "description": "The record", "content": {RESOURCE_JSON: {"schema": ref}},
-                }, "default": error}},
+                "get": {
+                    "summary": f"Get a {name} record.",
+                    "responses": {
+                        "200": {
+                            "description": "The record",
+                            "content": {RESOURCE_JSON: {"schema": ref}},
+                        },
+                        "default": error,
+                    },
+                },
                 "patch": {
                     "summary": f"Update a {name} record.",
                     "requestBody": {"content": {"application/json": {"schema": ref}}},
@@ -276,4 +290,3 @@ def _openapi_schema(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_openapi_schema(v) for v in schema]
     return schema
-

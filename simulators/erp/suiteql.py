@@ -303,8 +303,8 @@ class _Parser:
         if self.at_name():
             self.alias = self.advance().text.lower()
         joins: list[Join] = []
-        while self.at("keyword", "JOIN") or self.at("keyword", "INNER") or self.at(
-            "keyword", "LEFT"
+        while (
+            self.at("keyword", "JOIN") or self.at("keyword", "INNER") or self.at("keyword", "LEFT")
         ):
             joins.append(self.join())
         where = None
@@ -339,9 +339,7 @@ class _Parser:
             and isinstance(part.right, Column)
             for part in (on.parts if isinstance(on, And) else (on,))
         ):
-            raise SuiteQLError(
-                "A join condition needs a column equality (ON a.x = b.y [AND ...])."
-            )
+            raise SuiteQLError("A join condition needs a column equality (ON a.x = b.y [AND ...]).")
         return Join(table, alias, on, left)
 
     def builtin(self) -> str | None:
@@ -583,7 +581,8 @@ def _join(
         pairs = [
             (part.left, part.right)
             for part in (join.on.parts if isinstance(join.on, And) else (join.on,))
-            if isinstance(part, Compare) and isinstance(part.left, Column)
+            if isinstance(part, Compare)
+            and isinstance(part.left, Column)
             and isinstance(part.right, Column)
         ]
         # The first equality that links the new table to the ones before drives the join.

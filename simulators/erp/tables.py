@@ -290,10 +290,7 @@ def _index_key(column_type: ColumnType, value: Value) -> str | int | None:
 
 
 TABLE_SPECS: tuple[TableSpec, ...] = (
-    *(
-        TableSpec(name, rtype, real=name != INVOICE)
-        for name, rtype in RECORD_TYPES.items()
-    ),
+    *(TableSpec(name, rtype, real=name != INVOICE) for name, rtype in RECORD_TYPES.items()),
     TableSpec(
         TRANSACTION,
         RECORD_TYPES[INVOICE],
@@ -305,9 +302,7 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
 )
 
 
-def tables(
-    store: DocumentStore, settings: SuiteQLSettings | None = None
-) -> dict[str, RecordTable]:
+def tables(store: DocumentStore, settings: SuiteQLSettings | None = None) -> dict[str, RecordTable]:
     """Every SuiteQL table, by (lower-case) name."""
     return {spec.name: RecordTable(store, spec, settings) for spec in TABLE_SPECS}
 
@@ -336,8 +331,13 @@ def format_date(iso: str, fmt: str) -> str:
 def parse_date(text: str, fmt: str) -> str | None:
     """A date written in ``fmt`` (or ISO) as ISO ``YYYY-MM-DD``; None if it is not one."""
     pattern = _FORMAT_TOKEN.sub(
-        lambda m: {"YYYY": r"(?P<y>\d{4})", "MM": r"(?P<m>\d{1,2})", "M": r"(?P<m>\d{1,2})",
-                   "DD": r"(?P<d>\d{1,2})", "D": r"(?P<d>\d{1,2})"}[m.group(0)],
+        lambda m: {
+            "YYYY": r"(?P<y>\d{4})",
+            "MM": r"(?P<m>\d{1,2})",
+            "M": r"(?P<m>\d{1,2})",
+            "DD": r"(?P<d>\d{1,2})",
+            "D": r"(?P<d>\d{1,2})",
+        }[m.group(0)],
         re.escape(fmt).replace(r"\-", "-"),
     )
     for candidate in (pattern, r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"):

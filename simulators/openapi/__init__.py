@@ -123,39 +123,75 @@ def control_paths() -> dict[str, Any]:
     tag = ["simulator"]
     paths: dict[str, Any] = {
         "/_sim/limits": {
-            "get": {"tags": tag, "operationId": "simGetLimits",
-                    "summary": "Vendor limits: settings and usage",
-                    "responses": {"200": _json(limits)}},
-            "post": {"tags": tag, "operationId": "simSetLimits",
-                     "summary": "Merge settings: {\"enabled\": bool, \"limits\": {name: {...}}}",
-                     "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"type": "object", "properties": {
-                             "enabled": {"type": "boolean"},
-                             "limits": {"type": "object", "additionalProperties": settings},
-                         }}}}},
-                     "responses": {"200": _json(limits), "400": _json(settings, "Bad settings")}},
-            "delete": {"tags": tag, "operationId": "simResetLimits",
-                       "summary": "Back to the vendor defaults, usage cleared",
-                       "responses": {"200": _json(limits)}},
+            "get": {
+                "tags": tag,
+                "operationId": "simGetLimits",
+                "summary": "Vendor limits: settings and usage",
+                "responses": {"200": _json(limits)},
+            },
+            "post": {
+                "tags": tag,
+                "operationId": "simSetLimits",
+                "summary": 'Merge settings: {"enabled": bool, "limits": {name: {...}}}',
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "enabled": {"type": "boolean"},
+                                    "limits": {"type": "object", "additionalProperties": settings},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json(limits), "400": _json(settings, "Bad settings")},
+            },
+            "delete": {
+                "tags": tag,
+                "operationId": "simResetLimits",
+                "summary": "Back to the vendor defaults, usage cleared",
+                "responses": {"200": _json(limits)},
+            },
         },
         "/_sim/faults": {
-            "get": {"tags": tag, "operationId": "simGetFaults",
-                    "responses": {"200": _json(faults)}},
-            "post": {"tags": tag, "operationId": "simSetFaults",
-                     "requestBody": {"required": True,
-                                     "content": {"application/json": {"schema": faults}}},
-                     "responses": {"200": _json(faults), "400": _json(settings, "Bad faults")}},
-            "delete": {"tags": tag, "operationId": "simResetFaults",
-                       "responses": {"200": _json(faults)}},
+            "get": {
+                "tags": tag,
+                "operationId": "simGetFaults",
+                "responses": {"200": _json(faults)},
+            },
+            "post": {
+                "tags": tag,
+                "operationId": "simSetFaults",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": faults}},
+                },
+                "responses": {"200": _json(faults), "400": _json(settings, "Bad faults")},
+            },
+            "delete": {
+                "tags": tag,
+                "operationId": "simResetFaults",
+                "responses": {"200": _json(faults)},
+            },
         },
         "/_sim/stats": {
             "get": {"tags": tag, "operationId": "simGetStats", "responses": {"200": _json(stats)}},
-            "delete": {"tags": tag, "operationId": "simResetStats",
-                       "responses": {"200": _json(stats)}},
+            "delete": {
+                "tags": tag,
+                "operationId": "simResetStats",
+                "responses": {"200": _json(stats)},
+            },
         },
         OPENAPI_PATH: {
-            "get": {"tags": tag, "operationId": "simOpenApi",
-                    "summary": "This document", "responses": {"200": _json(settings)}},
+            "get": {
+                "tags": tag,
+                "operationId": "simOpenApi",
+                "summary": "This document",
+                "responses": {"200": _json(settings)},
+            },
         },
     }
     for item in paths.values():

@@ -61,7 +61,9 @@ def basic(sobject: SObjectType) -> dict[str, Any]:
 
 def field(spec: FieldSpec) -> dict[str, Any]:
     system = spec.type == FieldType.ID or spec.name in (
-        "CreatedDate", "LastModifiedDate", "SystemModstamp",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
     )
     return {
         "name": spec.name,
@@ -90,8 +92,13 @@ def field(spec: FieldSpec) -> dict[str, Any]:
         "relationshipName": spec.relationship_name,
         "cascadeDelete": spec.reference_to is not None and spec.required,
         "picklistValues": [
-            {"active": True, "defaultValue": value == spec.default, "label": value,
-             "validFor": None, "value": value}
+            {
+                "active": True,
+                "defaultValue": value == spec.default,
+                "label": value,
+                "validFor": None,
+                "value": value,
+            }
             for value in spec.picklist
         ],
         "restrictedPicklist": bool(spec.picklist),

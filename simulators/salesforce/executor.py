@@ -73,9 +73,7 @@ class FieldPath:
         return current.get(self.spec.name)
 
 
-def resolve_path(
-    sobject: SObjectType, name: str, sobjects: Mapping[str, SObjectType]
-) -> FieldPath:
+def resolve_path(sobject: SObjectType, name: str, sobjects: Mapping[str, SObjectType]) -> FieldPath:
     """``name`` (``Name``, ``Parent.Name`` ...) bound to the org; INVALID_FIELD if unknown."""
     parts = name.split(".")
     if len(parts) - 1 > MAX_RELATIONSHIP_DEPTH:
@@ -136,9 +134,7 @@ def compile_query(query: Query, sobjects: Mapping[str, SObjectType]) -> Compiled
     if len(set(folded)) != len(folded):
         duplicate = next(f for f in fields if folded.count(f.lower()) > 1)
         raise SalesforceError(400, "MALFORMED_QUERY", f"duplicate field selected: {duplicate}")
-    predicate = (
-        _compile(query.where, sobject, sobjects) if query.where is not None else None
-    )
+    predicate = _compile(query.where, sobject, sobjects) if query.where is not None else None
     order_by = tuple(
         (path, _sort_key(path.spec), item.descending, item.nulls_first)
         for item in query.order_by
@@ -175,9 +171,7 @@ def execute(compiled: CompiledQuery, store: DocumentStore) -> list[Document]:
     rows = [doc for doc in candidates if predicate is None or predicate(doc, store)]
     # Stable sorts, least significant key first, give a multi-key ORDER BY.
     for path, key, descending, nulls_first in reversed(compiled.order_by):
-        rows.sort(
-            key=_null_aware(path, key, descending, nulls_first, store), reverse=descending
-        )
+        rows.sort(key=_null_aware(path, key, descending, nulls_first, store), reverse=descending)
     end = None if compiled.limit is None else compiled.offset + compiled.limit
     return rows[compiled.offset : end]
 
@@ -330,9 +324,7 @@ def _compile(
     return _comparison(condition.op, read, target)
 
 
-def _comparison(
-    op: str, read: Callable[[Document, DocumentStore], Any], target: Any
-) -> Predicate:
+def _comparison(op: str, read: Callable[[Document, DocumentStore], Any], target: Any) -> Predicate:
     if op == "=":
         return lambda doc, store: read(doc, store) == target
     if op == "!=":

@@ -111,8 +111,14 @@ def write_schema(sobject: SObjectType, *, creating: bool) -> dict[str, Any]:
     return schema
 
 
-def _param(name: str, where: str, schema: Mapping[str, Any], *, required: bool = True,
-           description: str = "") -> dict[str, Any]:
+def _param(
+    name: str,
+    where: str,
+    schema: Mapping[str, Any],
+    *,
+    required: bool = True,
+    description: str = "",
+) -> dict[str, Any]:
     param: dict[str, Any] = {"name": name, "in": where, "required": required, "schema": schema}
     if description:
         param["description"] = description
@@ -120,7 +126,10 @@ def _param(name: str, where: str, schema: Mapping[str, Any], *, required: bool =
 
 
 FIELDS_PARAM = _param(
-    "fields", "query", {"type": "string"}, required=False,
+    "fields",
+    "query",
+    {"type": "string"},
+    required=False,
     description="Comma-separated field names; all fields when absent",
 )
 
@@ -133,88 +142,139 @@ def sobject_paths(sobject: SObjectType) -> dict[str, Any]:
     tag = [name]
     paths: dict[str, Any] = {}
     info: dict[str, Any] = {
-        "get": {"tags": tag, "operationId": f"get{name}Info", "summary": f"Basic {name} info",
-                "responses": {"200": ok(ref("schemas", "SObjectInfo")), **ERRORS}},
+        "get": {
+            "tags": tag,
+            "operationId": f"get{name}Info",
+            "summary": f"Basic {name} info",
+            "responses": {"200": ok(ref("schemas", "SObjectInfo")), **ERRORS},
+        },
     }
     if sobject.createable:
         info["post"] = {
-            "tags": tag, "operationId": f"create{name}", "summary": f"Create a {name}",
-            "requestBody": {"required": True,
-                            "content": json_content(ref("schemas", f"{name}Create"))},
+            "tags": tag,
+            "operationId": f"create{name}",
+            "summary": f"Create a {name}",
+            "requestBody": {
+                "required": True,
+                "content": json_content(ref("schemas", f"{name}Create")),
+            },
             "responses": {"201": ok(ref("schemas", "SaveResult"), "Created"), **ERRORS},
         }
     paths[base] = info
     paths[f"{base}/describe"] = {
-        "get": {"tags": tag, "operationId": f"describe{name}", "summary": f"Describe {name}",
-                "responses": {"200": ok(ref("schemas", "SObjectDescribe")), **ERRORS}},
+        "get": {
+            "tags": tag,
+            "operationId": f"describe{name}",
+            "summary": f"Describe {name}",
+            "responses": {"200": ok(ref("schemas", "SObjectDescribe")), **ERRORS},
+        },
     }
     item: dict[str, Any] = {
         "parameters": [id_param],
-        "get": {"tags": tag, "operationId": f"get{name}", "summary": f"A {name} by Id",
-                "parameters": [FIELDS_PARAM],
-                "responses": {"200": ok(record), **ERRORS}},
+        "get": {
+            "tags": tag,
+            "operationId": f"get{name}",
+            "summary": f"A {name} by Id",
+            "parameters": [FIELDS_PARAM],
+            "responses": {"200": ok(record), **ERRORS},
+        },
     }
     if sobject.updateable:
         item["patch"] = {
-            "tags": tag, "operationId": f"update{name}", "summary": f"Update a {name}",
-            "requestBody": {"required": True,
-                            "content": json_content(ref("schemas", f"{name}Update"))},
+            "tags": tag,
+            "operationId": f"update{name}",
+            "summary": f"Update a {name}",
+            "requestBody": {
+                "required": True,
+                "content": json_content(ref("schemas", f"{name}Update")),
+            },
             "responses": {"204": NO_CONTENT, **ERRORS},
         }
     if sobject.deletable:
         item["delete"] = {
-            "tags": tag, "operationId": f"delete{name}", "summary": f"Delete a {name}",
+            "tags": tag,
+            "operationId": f"delete{name}",
+            "summary": f"Delete a {name}",
             "responses": {"204": NO_CONTENT, **ERRORS},
         }
     paths[f"{base}/{{id}}"] = item
     for spec in sobject.external_id_fields:
-        value_param = _param("value", "path", {"type": "string"},
-                             description=f"The {spec.name} value")
-        choices = {"description": "Several records have this value: their URLs",
-                   "content": json_content({"type": "array", "items": {"type": "string"}})}
+        value_param = _param(
+            "value", "path", {"type": "string"}, description=f"The {spec.name} value"
+        )
+        choices = {
+            "description": "Several records have this value: their URLs",
+            "content": json_content({"type": "array", "items": {"type": "string"}}),
+        }
         by_ext: dict[str, Any] = {
             "parameters": [value_param],
-            "get": {"tags": tag, "operationId": f"get{name}By{spec.name}",
-                    "summary": f"A {name} by {spec.name}", "parameters": [FIELDS_PARAM],
-                    "responses": {"200": ok(record), "300": choices, **ERRORS}},
-            "patch": {"tags": tag, "operationId": f"upsert{name}By{spec.name}",
-                      "summary": f"Upsert a {name} by {spec.name}",
-                      "requestBody": {"required": True,
-                                      "content": json_content(ref("schemas", f"{name}Create"))},
-                      "responses": {"200": ok(ref("schemas", "UpsertResult"), "Updated"),
-                                    "201": ok(ref("schemas", "UpsertResult"), "Created"),
-                                    "300": choices, **ERRORS}},
+            "get": {
+                "tags": tag,
+                "operationId": f"get{name}By{spec.name}",
+                "summary": f"A {name} by {spec.name}",
+                "parameters": [FIELDS_PARAM],
+                "responses": {"200": ok(record), "300": choices, **ERRORS},
+            },
+            "patch": {
+                "tags": tag,
+                "operationId": f"upsert{name}By{spec.name}",
+                "summary": f"Upsert a {name} by {spec.name}",
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(ref("schemas", f"{name}Create")),
+                },
+                "responses": {
+                    "200": ok(ref("schemas", "UpsertResult"), "Updated"),
+                    "201": ok(ref("schemas", "UpsertResult"), "Created"),
+                    "300": choices,
+                    **ERRORS,
+                },
+            },
         }
         if sobject.deletable:
             by_ext["delete"] = {
-                "tags": tag, "operationId": f"delete{name}By{spec.name}",
+                "tags": tag,
+                "operationId": f"delete{name}By{spec.name}",
                 "responses": {"204": NO_CONTENT, "300": choices, **ERRORS},
             }
         paths[f"{base}/{spec.name}/{{value}}"] = by_ext
     paths[f"{API_PREFIX}/composite/sobjects/{name}"] = {
         "get": {
-            "tags": ["composite", name], "operationId": f"retrieve{name}Collection",
+            "tags": ["composite", name],
+            "operationId": f"retrieve{name}Collection",
             "summary": f"Up to {MAX_COMPOSITE_IDS} {name} records by Id, null for unknown ids",
             "parameters": [
                 _param("ids", "query", {"type": "string"}, description="Comma-separated Ids"),
-                _param("fields", "query", {"type": "string"},
-                       description="Comma-separated field names"),
+                _param(
+                    "fields", "query", {"type": "string"}, description="Comma-separated field names"
+                ),
             ],
-            "responses": {"200": ok({"type": "array",
-                                     "items": {"anyOf": [record, {"type": "null"}]}}),
-                          **ERRORS},
+            "responses": {
+                "200": ok({"type": "array", "items": {"anyOf": [record, {"type": "null"}]}}),
+                **ERRORS,
+            },
         },
         "post": {
-            "tags": ["composite", name], "operationId": f"retrieve{name}CollectionPost",
+            "tags": ["composite", name],
+            "operationId": f"retrieve{name}CollectionPost",
             "summary": f"The same read with the ids in the body (up to {MAX_COMPOSITE_IDS})",
-            "requestBody": {"required": True, "content": json_content({
-                "type": "object", "required": ["ids", "fields"],
-                "properties": {"ids": {"type": "array", "items": {"type": "string"}},
-                               "fields": {"type": "array", "items": {"type": "string"}}},
-            })},
-            "responses": {"200": ok({"type": "array",
-                                     "items": {"anyOf": [record, {"type": "null"}]}}),
-                          **ERRORS},
+            "requestBody": {
+                "required": True,
+                "content": json_content(
+                    {
+                        "type": "object",
+                        "required": ["ids", "fields"],
+                        "properties": {
+                            "ids": {"type": "array", "items": {"type": "string"}},
+                            "fields": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                ),
+            },
+            "responses": {
+                "200": ok({"type": "array", "items": {"anyOf": [record, {"type": "null"}]}}),
+                **ERRORS,
+            },
         },
     }
     return paths
@@ -258,8 +318,16 @@ def common_schemas() -> dict[str, Any]:
     }
     basic = {
         "type": "object",
-        "required": ["name", "label", "keyPrefix", "createable", "updateable", "deletable",
-                     "queryable", "urls"],
+        "required": [
+            "name",
+            "label",
+            "keyPrefix",
+            "createable",
+            "updateable",
+            "deletable",
+            "queryable",
+            "urls",
+        ],
         "properties": {
             "name": {"type": "string"},
             "label": {"type": "string"},
@@ -275,8 +343,17 @@ def common_schemas() -> dict[str, Any]:
     }
     field = {
         "type": "object",
-        "required": ["name", "label", "type", "nillable", "createable", "updateable",
-                     "externalId", "referenceTo", "picklistValues"],
+        "required": [
+            "name",
+            "label",
+            "type",
+            "nillable",
+            "createable",
+            "updateable",
+            "externalId",
+            "referenceTo",
+            "picklistValues",
+        ],
         "properties": {
             "name": {"type": "string"},
             "label": {"type": "string"},
@@ -300,8 +377,14 @@ def common_schemas() -> dict[str, Any]:
         },
         "SaveResult": save_result,
         "UpsertResult": {
-            "allOf": [save_result, {"type": "object", "required": ["created"],
-                                    "properties": {"created": {"type": "boolean"}}}],
+            "allOf": [
+                save_result,
+                {
+                    "type": "object",
+                    "required": ["created"],
+                    "properties": {"created": {"type": "boolean"}},
+                },
+            ],
         },
         "QueryResult": {
             "type": "object",
@@ -321,9 +404,12 @@ def common_schemas() -> dict[str, Any]:
                 "records": {
                     "type": "array",
                     "maxItems": MAX_COLLECTION_RECORDS,
-                    "items": {"type": "object", "required": ["attributes"],
-                              "properties": {"attributes": ref("schemas", "Attributes")},
-                              "additionalProperties": True},
+                    "items": {
+                        "type": "object",
+                        "required": ["attributes"],
+                        "properties": {"attributes": ref("schemas", "Attributes")},
+                        "additionalProperties": True,
+                    },
                 },
             },
         },
@@ -332,14 +418,23 @@ def common_schemas() -> dict[str, Any]:
         "SObjectInfo": {
             "type": "object",
             "required": ["objectDescribe", "recentItems"],
-            "properties": {"objectDescribe": basic,
-                           "recentItems": {"type": "array", "items": any_record}},
+            "properties": {
+                "objectDescribe": basic,
+                "recentItems": {"type": "array", "items": any_record},
+            },
         },
         "SObjectDescribe": {
-            "allOf": [basic, {"type": "object", "required": ["fields"], "properties": {
-                "fields": {"type": "array", "items": field},
-                "childRelationships": {"type": "array", "items": {"type": "object"}},
-            }}],
+            "allOf": [
+                basic,
+                {
+                    "type": "object",
+                    "required": ["fields"],
+                    "properties": {
+                        "fields": {"type": "array", "items": field},
+                        "childRelationships": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            ],
         },
         "GlobalDescribe": {
             "type": "object",
@@ -364,61 +459,104 @@ def common_schemas() -> dict[str, Any]:
 
 def generic_paths() -> dict[str, Any]:
     query_options = _param(
-        "Sforce-Query-Options", "header", {"type": "string", "example": "batchSize=200"},
+        "Sforce-Query-Options",
+        "header",
+        {"type": "string", "example": "batchSize=200"},
         required=False,
         description=f"batchSize=N: page size, {MIN_BATCH_SIZE}..{MAX_BATCH_SIZE}",
     )
-    soql = _param("q", "query", {"type": "string", "minLength": 1},
-                  description="A SOQL query")
-    locator = _param("locator", "path", {"type": "string"},
-                     description="From nextRecordsUrl: {locator}-{offset}")
+    soql = _param("q", "query", {"type": "string", "minLength": 1}, description="A SOQL query")
+    locator = _param(
+        "locator", "path", {"type": "string"}, description="From nextRecordsUrl: {locator}-{offset}"
+    )
     query_result = ok(ref("schemas", "QueryResult"))
     collection = {"required": True, "content": json_content(ref("schemas", "CollectionRequest"))}
     paths: dict[str, Any] = {
-        API_PREFIX: {"get": {
-            "tags": ["org"], "operationId": "listResources",
-            "responses": {"200": ok({"type": "object",
-                                     "additionalProperties": {"type": "string"}}), **ERRORS}}},
-        f"{API_PREFIX}/limits": {"get": {
-            "tags": ["org"], "operationId": "getLimits",
-            "summary": "The org's limits: DailyApiRequests Max and Remaining ...",
-            "responses": {"200": ok(ref("schemas", "Limits")), **ERRORS}}},
-        f"{API_PREFIX}/sobjects": {"get": {
-            "tags": ["org"], "operationId": "describeGlobal",
-            "responses": {"200": ok(ref("schemas", "GlobalDescribe")), **ERRORS}}},
-        f"{API_PREFIX}/query": {"get": {
-            "tags": ["query"], "operationId": "query", "summary": "Run a SOQL query",
-            "parameters": [soql, query_options],
-            "responses": {"200": query_result, **ERRORS}}},
-        f"{API_PREFIX}/query/{{locator}}": {"get": {
-            "tags": ["query"], "operationId": "queryMore",
-            "summary": "The next page of a query", "parameters": [locator, query_options],
-            "responses": {"200": query_result, **ERRORS}}},
-        f"{API_PREFIX}/queryAll": {"get": {
-            "tags": ["query"], "operationId": "queryAll",
-            "summary": "A SOQL query including deleted records (none are kept)",
-            "parameters": [soql, query_options],
-            "responses": {"200": query_result, **ERRORS}}},
-        f"{API_PREFIX}/queryAll/{{locator}}": {"get": {
-            "tags": ["query"], "operationId": "queryAllMore", "parameters": [locator],
-            "responses": {"200": query_result, **ERRORS}}},
+        API_PREFIX: {
+            "get": {
+                "tags": ["org"],
+                "operationId": "listResources",
+                "responses": {
+                    "200": ok({"type": "object", "additionalProperties": {"type": "string"}}),
+                    **ERRORS,
+                },
+            }
+        },
+        f"{API_PREFIX}/limits": {
+            "get": {
+                "tags": ["org"],
+                "operationId": "getLimits",
+                "summary": "The org's limits: DailyApiRequests Max and Remaining ...",
+                "responses": {"200": ok(ref("schemas", "Limits")), **ERRORS},
+            }
+        },
+        f"{API_PREFIX}/sobjects": {
+            "get": {
+                "tags": ["org"],
+                "operationId": "describeGlobal",
+                "responses": {"200": ok(ref("schemas", "GlobalDescribe")), **ERRORS},
+            }
+        },
+        f"{API_PREFIX}/query": {
+            "get": {
+                "tags": ["query"],
+                "operationId": "query",
+                "summary": "Run a SOQL query",
+                "parameters": [soql, query_options],
+                "responses": {"200": query_result, **ERRORS},
+            }
+        },
+        f"{API_PREFIX}/query/{{locator}}": {
+            "get": {
+                "tags": ["query"],
+                "operationId": "queryMore",
+                "summary": "The next page of a query",
+                "parameters": [locator, query_options],
+                "responses": {"200": query_result, **ERRORS},
+            }
+        },
+        f"{API_PREFIX}/queryAll": {
+            "get": {
+                "tags": ["query"],
+                "operationId": "queryAll",
+                "summary": "A SOQL query including deleted records (none are kept)",
+                "parameters": [soql, query_options],
+                "responses": {"200": query_result, **ERRORS},
+            }
+        },
+        f"{API_PREFIX}/queryAll/{{locator}}": {
+            "get": {
+                "tags": ["query"],
+                "operationId": "queryAllMore",
+                "parameters": [locator],
+                "responses": {"200": query_result, **ERRORS},
+            }
+        },
         f"{API_PREFIX}/composite/sobjects": {
-            "post": {"tags": ["composite"], "operationId": "createCollection",
-                     "summary": f"Create up to {MAX_COLLECTION_RECORDS} records",
-                     "requestBody": collection,
-                     "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS}},
-            "patch": {"tags": ["composite"], "operationId": "updateCollection",
-                      "summary": f"Update up to {MAX_COLLECTION_RECORDS} records (with Id)",
-                      "requestBody": collection,
-                      "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS}},
-            "delete": {"tags": ["composite"], "operationId": "deleteCollection",
-                       "summary": f"Delete up to {MAX_COLLECTION_RECORDS} records",
-                       "parameters": [
-                           _param("ids", "query", {"type": "string"},
-                                  description="Comma-separated Ids"),
-                           _param("allOrNone", "query", {"type": "boolean"}, required=False),
-                       ],
-                       "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS}},
+            "post": {
+                "tags": ["composite"],
+                "operationId": "createCollection",
+                "summary": f"Create up to {MAX_COLLECTION_RECORDS} records",
+                "requestBody": collection,
+                "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS},
+            },
+            "patch": {
+                "tags": ["composite"],
+                "operationId": "updateCollection",
+                "summary": f"Update up to {MAX_COLLECTION_RECORDS} records (with Id)",
+                "requestBody": collection,
+                "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS},
+            },
+            "delete": {
+                "tags": ["composite"],
+                "operationId": "deleteCollection",
+                "summary": f"Delete up to {MAX_COLLECTION_RECORDS} records",
+                "parameters": [
+                    _param("ids", "query", {"type": "string"}, description="Comma-separated Ids"),
+                    _param("allOrNone", "query", {"type": "boolean"}, required=False),
+                ],
+                "responses": {"200": ok(ref("schemas", "CollectionResult")), **ERRORS},
+            },
         },
     }
     return paths
@@ -459,8 +597,11 @@ def salesforce_document(
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "The org's session id / access token"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The org's session id / access token",
+                },
             },
             "headers": {
                 "SforceLimitInfo": {

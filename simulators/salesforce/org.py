@@ -311,7 +311,9 @@ class SalesforceOrg:
                     else:
                         await self.store.put(sobject.name, record_id, previous)
                 results = [
-                    result if not result["success"] else {
+                    result
+                    if not result["success"]
+                    else {
                         **({} if creating else {"id": result["id"]}),
                         "success": False,
                         "errors": [dict(ROLLED_BACK)],
@@ -364,9 +366,13 @@ class SalesforceOrg:
             ]
             if all_or_none and any(isinstance(t, SalesforceError) for t in targets):
                 return [
-                    {"id": record_id, "success": False, "errors": [
-                        _error_item(t) if isinstance(t, SalesforceError) else dict(ROLLED_BACK)
-                    ]}
+                    {
+                        "id": record_id,
+                        "success": False,
+                        "errors": [
+                            _error_item(t) if isinstance(t, SalesforceError) else dict(ROLLED_BACK)
+                        ],
+                    }
                     for record_id, t in zip(ids, targets, strict=True)
                 ]
             for record_id, target in zip(ids, targets, strict=True):

@@ -121,12 +121,41 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
-_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b",
-            "f": "\f", "%": "%", "_": "_"}
+_ESCAPES = {
+    "'": "'",
+    '"': '"',
+    "\\": "\\",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "%": "%",
+    "_": "_",
+}
 _RESERVED = frozenset(
     {
-        "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC",
-        "DESC", "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "TRUE", "FALSE", "NULL", "GROUP",
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "ORDER",
+        "BY",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "FIRST",
+        "LAST",
+        "LIMIT",
+        "OFFSET",
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "GROUP",
         "HAVING",
     }
 )
@@ -232,8 +261,9 @@ class _Parser:
     def _integer(self) -> int:
         token = self._expect("NUMBER")
         if not token.text.isdigit():
-            raise SoqlSyntaxError(f"expected a non-negative integer, got {token.text}",
-                                  token.position)
+            raise SoqlSyntaxError(
+                f"expected a non-negative integer, got {token.text}", token.position
+            )
         return int(token.text)
 
     # -- grammar -------------------------------------------------------------

@@ -43,6 +43,7 @@ class _Wire(Protocol[_Out]):
 
     def to_domain(self) -> _Out: ...
 
+
 _SELECT_CONTRACTS = f"SELECT {', '.join(CONTRACT_FIELDS)} FROM {CONTRACT}"
 _SELECT_LINES = f"SELECT {', '.join(LINE_FIELDS)} FROM {LINE}"
 _SELECT_VERSIONS = f"SELECT {', '.join(VERSION_FIELDS)} FROM {VERSION}"
@@ -174,7 +175,8 @@ class ContractsClient(SalesforceClient):
         record = self.decode(response)
         if not isinstance(record, dict):
             raise SourceResponseError(
-                self.system, "amendment did not return the contract",
+                self.system,
+                "amendment did not return the contract",
                 vendor_code=INVALID_RESPONSE,
             )
         return self._contracts([record])[0]

@@ -42,9 +42,7 @@ class CrmClient(SalesforceClient):
         records = await self.records_by_ids(ACCOUNT, ids, ACCOUNT_FIELDS)
         return dict(zip(records, self._customers(list(records.values())), strict=True))
 
-    async def children_by_parent_ids(
-        self, parent_ids: Sequence[str]
-    ) -> dict[str, list[Customer]]:
+    async def children_by_parent_ids(self, parent_ids: Sequence[str]) -> dict[str, list[Customer]]:
         """Direct children of each parent, by Name; every requested id is a key."""
         children: dict[str, list[Customer]] = {p: [] for p in unique(parent_ids)}
         records = await self.query_in(_SELECT, "ParentId", parent_ids, order_by="Name, Id")

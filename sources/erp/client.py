@@ -130,7 +130,8 @@ class ErpClient(SourceClient):
             body = self._json(response)
             if not isinstance(body, dict):
                 raise SourceResponseError(
-                    self.system, "SuiteQL answered without a JSON object",
+                    self.system,
+                    "SuiteQL answered without a JSON object",
                     vendor_code="INVALID_RESPONSE",
                 )
             return body
@@ -145,7 +146,8 @@ class ErpClient(SourceClient):
         body = self._json(response)
         if not isinstance(body, dict):
             raise SourceResponseError(
-                self.system, f"{record_type} {record_id}: not a JSON object",
+                self.system,
+                f"{record_type} {record_id}: not a JSON object",
                 vendor_code="INVALID_RESPONSE",
             )
         body.pop("links", None)

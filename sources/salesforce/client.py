@@ -141,7 +141,8 @@ class SalesforceClient(SourceClient):
         body = await self.get_json(f"{self.api_path}/sobjects/{sobject}/{record_id}", params=params)
         if not isinstance(body, dict):
             raise SourceResponseError(
-                self.system, f"{sobject} read did not return a record",
+                self.system,
+                f"{sobject} read did not return a record",
                 vendor_code=INVALID_RESPONSE,
             )
         return body
@@ -186,15 +187,14 @@ class SalesforceClient(SourceClient):
         body = self.decode(response)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise SourceResponseError(
-                self.system, f"{sobject} create did not return an id",
+                self.system,
+                f"{sobject} create did not return an id",
                 vendor_code=INVALID_RESPONSE,
             )
         record_id: str = body["id"]
         return record_id
 
-    async def update_record(
-        self, sobject: str, record_id: str, fields: Mapping[str, Any]
-    ) -> None:
+    async def update_record(self, sobject: str, record_id: str, fields: Mapping[str, Any]) -> None:
         """PATCH fields of a record. Not retried (see :data:`sources.base.NEVER_RETRIED`)."""
         self.require_record_id(sobject, record_id)
         await self.request(

@@ -41,9 +41,7 @@ SOURCES_QUERY = """{ customers(first: 50) { edges { node {
 
 
 @pytest.fixture
-def gateway_settings(
-    tmp_path: Path, postgres_url: str | None, run_id: str
-) -> Iterator[Any]:
+def gateway_settings(tmp_path: Path, postgres_url: str | None, run_id: str) -> Iterator[Any]:
     """``settings(urls)``: this test's own store (and Redis prefix) for simulators at ``urls``."""
 
     def make(urls: dict[str, str]) -> Settings:
@@ -218,11 +216,7 @@ def test_a_rebuild_reaches_a_running_gateway_at_once(
     victim = next(e for e in result.entries if e.status is LinkStatus.LINKED)
     # A stale crosswalk: the victim's billing customer unknown.
     stale = replace(victim, billing_customer_id=None, status=LinkStatus.INCOMPLETE)
-    asyncio.run(
-        _replace(
-            settings, [stale if e is victim else e for e in result.entries]
-        )
-    )
+    asyncio.run(_replace(settings, [stale if e is victim else e for e in result.entries]))
     gateway = start_gateway(settings)
     gateways.append(gateway)
     assert _sources(_post(gateway, SOURCES_QUERY))[victim.canonical_id] == {"CRM", "ERP"}

@@ -357,8 +357,9 @@ def test_51fe_74ff_5e5b_uses_400_and_no_data_on_validation_failure_when_acceptin
 def test_86ee_uses_400_on_variable_coercion_failure_when_accepting_graphql_response_json(
     http: httpx.Client,
 ) -> None:
-    response = post(http, {**COERCE_FAILURE, "query": "query C($id: ID!) { node(id: $id) { id } }"},
-                    accept=GQL)
+    response = post(
+        http, {**COERCE_FAILURE, "query": "query C($id: ID!) { node(id: $id) { id } }"}, accept=GQL
+    )
     assert response.status_code == 400
     body = body_of(response)
     assert "data" not in body
@@ -380,8 +381,13 @@ def test_field_errors_keep_200_and_data_when_accepting_graphql_response_json(
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "application/x-www-form-urlencoded", "application/graphql",
-     "application/json; charset=latin-1", "application/jsonx"],
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        "application/json; charset=latin-1",
+        "application/jsonx",
+    ],
 )
 def test_post_with_an_unsupported_content_type_is_415(
     http: httpx.Client, content_type: str

@@ -59,9 +59,10 @@ def test_a_query_shows_up_in_http_graphql_and_upstream_metrics(stack: Stack) -> 
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert grew("revgraph_graphql_operations_total", operation="MetricsProbe", outcome="ok") == 1
-    assert value(
-        after, "revgraph_graphql_operation_duration_seconds_count", operation="MetricsProbe"
-    ) >= 1
+    assert (
+        value(after, "revgraph_graphql_operation_duration_seconds_count", operation="MetricsProbe")
+        >= 1
+    )
     http_labels = {"route": "/graphql", "method": "POST"}
     assert grew("revgraph_http_requests_total", status="200", **http_labels) >= 1
     assert grew("revgraph_http_request_duration_seconds_count", **http_labels) >= 1
@@ -121,12 +122,18 @@ def test_each_app_has_its_own_registry() -> None:
     other: Metrics = second.state.metrics
     assert one.registry is not other.registry
     one.observe_operation("OnlyInOne", "ok", 0.01)
-    assert one.registry.get_sample_value(
-        "revgraph_graphql_operations_total", {"operation": "OnlyInOne", "outcome": "ok"}
-    ) == 1
-    assert other.registry.get_sample_value(
-        "revgraph_graphql_operations_total", {"operation": "OnlyInOne", "outcome": "ok"}
-    ) is None
+    assert (
+        one.registry.get_sample_value(
+            "revgraph_graphql_operations_total", {"operation": "OnlyInOne", "outcome": "ok"}
+        )
+        == 1
+    )
+    assert (
+        other.registry.get_sample_value(
+            "revgraph_graphql_operations_total", {"operation": "OnlyInOne", "outcome": "ok"}
+        )
+        is None
+    )
     global_names = {m.name for m in REGISTRY.collect()}
     assert not any(name.startswith("revgraph") for name in global_names)
 

@@ -228,8 +228,7 @@ def test_source_health_reflects_what_the_gateway_saw(stack: Stack, fault: Any) -
 
 def test_several_operations_need_an_operation_name(stack: Stack) -> None:
     document = (
-        "query A { sourceHealth { system } }"
-        " query B { customers(first: 1) { edges { cursor } } }"
+        "query A { sourceHealth { system } } query B { customers(first: 1) { edges { cursor } } }"
     )
     body = post(stack, document)
     assert "data" not in body

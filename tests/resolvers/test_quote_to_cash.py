@@ -148,8 +148,11 @@ def test_cursor_pagination_walks_all_customers(stack: Stack) -> None:
 def test_node_round_trip(stack: Stack) -> None:
     body = post(stack, "{ customers(first: 1) { edges { node { id name } } } }")
     customer = body["data"]["customers"]["edges"][0]["node"]
-    again = post(stack, "query($id: ID!) { node(id: $id) { ... on Customer { id name } } }",
-                 {"id": customer["id"]})
+    again = post(
+        stack,
+        "query($id: ID!) { node(id: $id) { ... on Customer { id name } } }",
+        {"id": customer["id"]},
+    )
     assert again["data"]["node"] == customer
     bad = post(stack, '{ node(id: "not-an-id") { id } }')
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -91,9 +91,7 @@ def circuit_state(url: str) -> str:
 def test_breaker_opens_fails_fast_half_opens_and_closes(
     stack: Stack, fault: Any, gateway: Any
 ) -> None:
-    url = gateway(
-        billing=billing(stack, max_retries=0, breaker_failures=3, breaker_open_s=1.0)
-    )
+    url = gateway(billing=billing(stack, max_retries=0, breaker_failures=3, breaker_open_s=1.0))
     fault("BILLING", down=True)
     first = gql(url, BILLING_QUERY)
     assert {e["extensions"]["system"] for e in first["errors"]} == {"BILLING"}

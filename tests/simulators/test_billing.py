@@ -69,18 +69,35 @@ def customer_doc(i: int) -> dict[str, Any]:
 
 def price(price_id: str, amount: int, interval: str = "month") -> dict[str, Any]:
     return {
-        "id": price_id, "object": "price", "unit_amount": amount, "currency": "usd",
-        "product": "prod_A", "recurring": {"interval": interval, "interval_count": 1},
+        "id": price_id,
+        "object": "price",
+        "unit_amount": amount,
+        "currency": "usd",
+        "product": "prod_A",
+        "recurring": {"interval": interval, "interval_count": 1},
     }
 
 
 def subscription_doc(n: int, customer: int, status: str) -> dict[str, Any]:
-    items = [{"id": f"si_{n:05d}", "object": "subscription_item", "quantity": 2,
-              "price": price("price_seed", 1000)}]
+    items = [
+        {
+            "id": f"si_{n:05d}",
+            "object": "subscription_item",
+            "quantity": 2,
+            "price": price("price_seed", 1000),
+        }
+    ]
     return {
-        "id": f"sub_{n:05d}", "object": "subscription", "customer": f"cus_{customer:05d}",
-        "status": status, "currency": "usd", "start_date": BASE, "current_period_start": BASE,
-        "current_period_end": BASE + 30 * 86400, "cancel_at": None, "canceled_at": None,
+        "id": f"sub_{n:05d}",
+        "object": "subscription",
+        "customer": f"cus_{customer:05d}",
+        "status": status,
+        "currency": "usd",
+        "start_date": BASE,
+        "current_period_start": BASE,
+        "current_period_end": BASE + 30 * 86400,
+        "cancel_at": None,
+        "canceled_at": None,
         "created": BASE + n,
         "items": {"object": "list", "data": items, "has_more": False},
         "metadata": {"contract_id": f"800{n:015d}", "contract_version": "1"},
@@ -89,35 +106,57 @@ def subscription_doc(n: int, customer: int, status: str) -> dict[str, Any]:
 
 def invoice_doc(n: int, customer: int, status: str, *, lines: int = 1) -> dict[str, Any]:
     data = [
-        {"id": f"il_{n:05d}_{k:03d}", "object": "line_item", "amount": 100, "currency": "usd",
-         "description": f"line {k}", "quantity": 1,
-         "period": {"start": BASE, "end": BASE + 86400}}
+        {
+            "id": f"il_{n:05d}_{k:03d}",
+            "object": "line_item",
+            "amount": 100,
+            "currency": "usd",
+            "description": f"line {k}",
+            "quantity": 1,
+            "period": {"start": BASE, "end": BASE + 86400},
+        }
         for k in range(lines)
     ]
     return {
-        "id": f"in_{n:05d}", "object": "invoice", "number": f"RG-{n:06d}",
-        "customer": f"cus_{customer:05d}", "subscription": None, "status": status,
-        "currency": "usd", "subtotal": 100 * lines, "total": 100 * lines,
-        "amount_due": 100 * lines, "amount_paid": 0, "amount_remaining": 100 * lines,
-        "created": BASE + n * 86400, "due_date": None, "period_start": BASE, "period_end": BASE,
+        "id": f"in_{n:05d}",
+        "object": "invoice",
+        "number": f"RG-{n:06d}",
+        "customer": f"cus_{customer:05d}",
+        "subscription": None,
+        "status": status,
+        "currency": "usd",
+        "subtotal": 100 * lines,
+        "total": 100 * lines,
+        "amount_due": 100 * lines,
+        "amount_paid": 0,
+        "amount_remaining": 100 * lines,
+        "created": BASE + n * 86400,
+        "due_date": None,
+        "period_start": BASE,
+        "period_end": BASE,
         "status_transitions": {"finalized_at": BASE, "paid_at": None, "voided_at": None},
-        "lines": {"object": "list", "data": data, "has_more": False}, "metadata": {},
+        "lines": {"object": "list", "data": data, "has_more": False},
+        "metadata": {},
     }
 
 
 def records() -> dict[str, dict[str, list[tuple[str, dict[str, Any]]]]]:
     subs = [
-        subscription_doc(1, 0, "active"), subscription_doc(2, 0, "canceled"),
-        subscription_doc(3, 0, "past_due"), subscription_doc(4, 1, "active"),
+        subscription_doc(1, 0, "active"),
+        subscription_doc(2, 0, "canceled"),
+        subscription_doc(3, 0, "past_due"),
+        subscription_doc(4, 1, "active"),
     ]
     statuses = ["open", "paid", "void", "draft", "uncollectible", "open", "paid"]
     invoices = [invoice_doc(n, 0, s) for n, s in enumerate(statuses)]
     invoices.append(invoice_doc(50, 1, "open", lines=25))
-    return {"BILLING": {
-        "customer": [(d["id"], d) for d in (customer_doc(i) for i in range(CUSTOMERS))],
-        "subscription": [(d["id"], d) for d in subs],
-        "invoice": [(d["id"], d) for d in invoices],
-    }}
+    return {
+        "BILLING": {
+            "customer": [(d["id"], d) for d in (customer_doc(i) for i in range(CUSTOMERS))],
+            "subscription": [(d["id"], d) for d in subs],
+            "invoice": [(d["id"], d) for d in invoices],
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +219,10 @@ def test_unknown_cursor_and_unknown_parameter(client: httpx.Client) -> None:
     r = client.get("/v1/customers", params={"starting_after": "cus_nope"})
     assert r.status_code == 400
     assert r.json()["error"] == {
-        "type": "invalid_request_error", "code": "resource_missing",
-        "message": "No such customer: 'cus_nope'", "param": "starting_after",
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "message": "No such customer: 'cus_nope'",
+        "param": "starting_after",
     }
     r = client.get("/v1/customers", params={"colour": "red"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "parameter_unknown"
@@ -214,8 +255,13 @@ def test_invoice_filters(client: httpx.Client) -> None:
 
     assert listed(customer="cus_00000", status="open") == ["in_00005", "in_00000"]
     assert listed(customer="cus_00000", status="paid") == ["in_00006", "in_00001"]
-    assert listed(**{"customer": "cus_00000", "created[gte]": BASE + 2 * 86400,
-                     "created[lte]": BASE + 4 * 86400}) == ["in_00004", "in_00003", "in_00002"]
+    assert listed(
+        **{
+            "customer": "cus_00000",
+            "created[gte]": BASE + 2 * 86400,
+            "created[lte]": BASE + 4 * 86400,
+        }
+    ) == ["in_00004", "in_00003", "in_00002"]
     assert listed(customer="cus_00001") == ["in_00050"]
     assert client.get("/v1/invoices", params={"status": "late"}).status_code == 400
     r = client.get("/v1/invoices", params={"created[after]": "1"})
@@ -257,8 +303,15 @@ def test_legacy_shapes_carry_the_always_present_fields(client: httpx.Client) -> 
     r = client.get("/v1/subscriptions/sub_00001")
     assert r.headers["Stripe-Version"] == "2024-06-20"
     sub = r.json()
-    for field in ("collection_method", "billing_cycle_anchor", "automatic_tax", "discounts",
-                  "current_period_start", "current_period_end", "latest_invoice"):
+    for field in (
+        "collection_method",
+        "billing_cycle_anchor",
+        "automatic_tax",
+        "discounts",
+        "current_period_start",
+        "current_period_end",
+        "latest_invoice",
+    ):
         assert field in sub, field
     item = sub["items"]["data"][0]
     assert item["subscription"] == "sub_00001" and item["created"] == sub["created"]
@@ -325,12 +378,15 @@ def test_rate_limits_answer_stripes_429_when_on(client: httpx.Client) -> None:
         assert client.get("/v1/customers/cus_00002").status_code == 200
         limited = client.get("/v1/customers/cus_00003")  # the endpoint's third in a row
         assert limited.status_code == 429
-        assert limited.json() == {"error": {
-            "type": "invalid_request_error", "code": "rate_limit",
-            "doc_url": "https://docs.stripe.com/error-codes/rate-limit",
-            "message": "Request rate limit exceeded. Learn more about rate limits here "
-            "https://docs.stripe.com/rate-limits.",
-        }}
+        assert limited.json() == {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "rate_limit",
+                "doc_url": "https://docs.stripe.com/error-codes/rate-limit",
+                "message": "Request rate limit exceeded. Learn more about rate limits here "
+                "https://docs.stripe.com/rate-limits.",
+            }
+        }
         assert limited.headers["Stripe-Should-Retry"] == "true"
         assert int(limited.headers["Retry-After"]) >= 1
         assert client.get("/v1/invoices/in_00001").status_code == 200  # another endpoint
@@ -355,9 +411,12 @@ def test_auth_bearer_basic_wrong_and_missing(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["id"] == "cus_00001"
     wrong = client.get("/v1/customers", headers={"Authorization": "Bearer sk_test_nope1234"})
     assert wrong.status_code == 401
-    assert wrong.json() == {"error": {
-        "type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****1234"
-    }}
+    assert wrong.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Invalid API Key provided: sk_test_****1234",
+        }
+    }
     missing = client.get("/v1/customers", headers={"Authorization": ""})
     assert missing.status_code == 401
     assert missing.json()["error"]["message"].startswith("You did not provide an API key.")
@@ -366,10 +425,14 @@ def test_auth_bearer_basic_wrong_and_missing(client: httpx.Client) -> None:
 def test_unknown_id_is_resource_missing(client: httpx.Client) -> None:
     r = client.get("/v1/customers/cus_x")
     assert r.status_code == 404
-    assert r.json() == {"error": {
-        "type": "invalid_request_error", "code": "resource_missing",
-        "message": "No such customer: 'cus_x'", "param": "id",
-    }}
+    assert r.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "message": "No such customer: 'cus_x'",
+            "param": "id",
+        }
+    }
     assert client.get("/v1/invoices/in_x").json()["error"]["message"] == "No such invoice: 'in_x'"
     r = client.get("/v1/nothing")
     assert r.status_code == 404 and "Unrecognized request URL" in r.json()["error"]["message"]
@@ -388,15 +451,26 @@ def test_injected_faults_answer_stripe_error_bodies(client: httpx.Client) -> Non
 
 
 def test_form_decoding_metadata_update_and_delete(client: httpx.Client) -> None:
-    r = client.post("/v1/customers", data={
-        "name": "Forms Ltd", "email": "forms@example.com",
-        "metadata[crm_account_id]": "001FORMS", "metadata[tier]": "gold", "expand[]": "",
-    })
+    r = client.post(
+        "/v1/customers",
+        data={
+            "name": "Forms Ltd",
+            "email": "forms@example.com",
+            "metadata[crm_account_id]": "001FORMS",
+            "metadata[tier]": "gold",
+            "expand[]": "",
+        },
+    )
     assert r.status_code == 400  # expand[] with an empty field name is not expandable
-    r = client.post("/v1/customers", data={
-        "name": "Forms Ltd", "email": "forms@example.com",
-        "metadata[crm_account_id]": "001FORMS", "metadata[tier]": "gold",
-    })
+    r = client.post(
+        "/v1/customers",
+        data={
+            "name": "Forms Ltd",
+            "email": "forms@example.com",
+            "metadata[crm_account_id]": "001FORMS",
+            "metadata[tier]": "gold",
+        },
+    )
     assert r.status_code == 200, r.text
     customer = r.json()
     assert customer["id"].startswith("cus_") and customer["object"] == "customer"
@@ -416,16 +490,23 @@ def test_form_decoding_metadata_update_and_delete(client: httpx.Client) -> None:
 
 
 def test_wrong_types_name_the_bracketed_param(client: httpx.Client) -> None:
-    r = client.post("/v1/subscriptions", data={
-        "customer": "cus_00010", "items[0][price]": "price_seed", "items[0][quantity]": "two",
-    })
+    r = client.post(
+        "/v1/subscriptions",
+        data={
+            "customer": "cus_00010",
+            "items[0][price]": "price_seed",
+            "items[0][quantity]": "two",
+        },
+    )
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "items[0][quantity]"
     assert r.json()["error"]["message"] == "Invalid integer: two"
     r = client.post("/v1/subscriptions", data={"customer": "cus_00010"})
     assert r.json()["error"] == {
-        "type": "invalid_request_error", "code": "parameter_missing",
-        "message": "Missing required param: items.", "param": "items",
+        "type": "invalid_request_error",
+        "code": "parameter_missing",
+        "message": "Missing required param: items.",
+        "param": "items",
     }
     r = client.post("/v1/subscriptions", data={"customer": "cus_zzz", "items[0][price]": "p"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "resource_missing"
@@ -464,16 +545,20 @@ def test_idempotent_replay_and_conflicts(client: httpx.Client) -> None:
 
 
 def test_subscription_create_update_pause_cancel(client: httpx.Client) -> None:
-    created = client.post("/v1/subscriptions", data={
-        "customer": "cus_00020",
-        "items[0][price_data][currency]": "usd",
-        "items[0][price_data][product]": "prod_core",
-        "items[0][price_data][unit_amount]": "2500",
-        "items[0][price_data][recurring][interval]": "month",
-        "items[0][quantity]": "4",
-        "items[1][price]": "price_seed",
-        "metadata[contract_id]": "800C1", "metadata[contract_version]": "1",
-    })
+    created = client.post(
+        "/v1/subscriptions",
+        data={
+            "customer": "cus_00020",
+            "items[0][price_data][currency]": "usd",
+            "items[0][price_data][product]": "prod_core",
+            "items[0][price_data][unit_amount]": "2500",
+            "items[0][price_data][recurring][interval]": "month",
+            "items[0][quantity]": "4",
+            "items[1][price]": "price_seed",
+            "metadata[contract_id]": "800C1",
+            "metadata[contract_version]": "1",
+        },
+    )
     assert created.status_code == 200, created.text
     sub = created.json()
     assert sub["status"] == "active" and sub["currency"] == "usd"
@@ -482,11 +567,16 @@ def test_subscription_create_update_pause_cancel(client: httpx.Client) -> None:
     assert sub["current_period_end"] > sub["current_period_start"] >= sub["start_date"]
     path = f"/v1/subscriptions/{sub['id']}"
     first, second = sub["items"]["data"]
-    changed = client.post(path, data={
-        "items[0][id]": first["id"], "items[0][quantity]": "6",
-        "items[1][id]": second["id"], "items[1][deleted]": "true",
-        "metadata[contract_version]": "2",
-    }).json()
+    changed = client.post(
+        path,
+        data={
+            "items[0][id]": first["id"],
+            "items[0][quantity]": "6",
+            "items[1][id]": second["id"],
+            "items[1][deleted]": "true",
+            "metadata[contract_version]": "2",
+        },
+    ).json()
     assert [(i["id"], i["quantity"]) for i in changed["items"]["data"]] == [(first["id"], 6)]
     assert changed["metadata"] == {"contract_id": "800C1", "contract_version": "2"}
     paused = client.post(path, data={"pause_collection[behavior]": "void"}).json()
@@ -504,18 +594,33 @@ def test_subscription_create_update_pause_cancel(client: httpx.Client) -> None:
     ).json()["data"]
     mine = [e for e in events if e["data"]["object"]["id"] == sub["id"]]
     assert [e["type"].rsplit(".", 1)[1] for e in mine] == [
-        "updated", "deleted", "updated", "updated", "updated", "created"
+        "updated",
+        "deleted",
+        "updated",
+        "updated",
+        "updated",
+        "created",
     ]
     assert mine[1]["data"]["previous_attributes"] == {"status": "active"}
 
 
 def test_invoice_status_transitions(client: httpx.Client) -> None:
-    sub = client.post("/v1/subscriptions", data={
-        "customer": "cus_00030", "items[0][price]": "price_seed", "items[0][quantity]": "3",
-    }).json()
-    draft = client.post("/v1/invoices", data={
-        "subscription": sub["id"], "collection_method": "send_invoice", "days_until_due": "30",
-    }).json()
+    sub = client.post(
+        "/v1/subscriptions",
+        data={
+            "customer": "cus_00030",
+            "items[0][price]": "price_seed",
+            "items[0][quantity]": "3",
+        },
+    ).json()
+    draft = client.post(
+        "/v1/invoices",
+        data={
+            "subscription": sub["id"],
+            "collection_method": "send_invoice",
+            "days_until_due": "30",
+        },
+    ).json()
     assert draft["status"] == "draft" and draft["number"] is None
     assert draft["customer"] == "cus_00030" and draft["total"] == 3000
     assert draft["lines"]["data"][0]["amount"] == 3000
@@ -548,8 +653,11 @@ def test_invoice_status_transitions(client: httpx.Client) -> None:
     events = client.get("/v1/events", params={"type": "invoice.*", "limit": 100}).json()
     mine = [e["type"] for e in events["data"] if e["data"]["object"]["id"] == draft["id"]]
     assert mine == [
-        "invoice.paid", "invoice.marked_uncollectible", "invoice.updated",
-        "invoice.finalized", "invoice.created",
+        "invoice.paid",
+        "invoice.marked_uncollectible",
+        "invoice.updated",
+        "invoice.finalized",
+        "invoice.created",
     ]
 
 
@@ -557,13 +665,14 @@ async def test_concurrent_requests_with_one_key_run_once(url: str) -> None:
     form = {"name": "Racer", "email": "racer@example.com"}
     headers = {"Idempotency-Key": "race-1", **AUTH}
     async with httpx.AsyncClient(base_url=url, headers=headers) as http:
-        answers = await asyncio.gather(
-            *(http.post("/v1/customers", data=form) for _ in range(4))
-        )
+        answers = await asyncio.gather(*(http.post("/v1/customers", data=form) for _ in range(4)))
         listed = (await http.get("/v1/customers", params={"email": "racer@example.com"})).json()
     assert {a.content for a in answers} == {answers[0].content}
     assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == [
-        "", "true", "true", "true"
+        "",
+        "true",
+        "true",
+        "true",
     ]
     assert ids(listed) == [answers[0].json()["id"]]
 
@@ -574,14 +683,21 @@ def test_search_by_metadata(client: httpx.Client) -> None:
     assert body["object"] == "search_result" and body["url"] == "/v1/customers/search"
     assert ids(body) == ["cus_00042"] and body["has_more"] is False
     assert body["next_page"] is None
-    either = client.get("/v1/customers/search", params={
-        "query": "email:'c1@example.com' OR email:'C2@example.com'", "limit": 1,
-    }).json()
+    either = client.get(
+        "/v1/customers/search",
+        params={
+            "query": "email:'c1@example.com' OR email:'C2@example.com'",
+            "limit": 1,
+        },
+    ).json()
     assert ids(either) == ["cus_00002"] and either["has_more"] is True
-    rest = client.get("/v1/customers/search", params={
-        "query": "email:'c1@example.com' OR email:'C2@example.com'",
-        "page": either["next_page"],
-    }).json()
+    rest = client.get(
+        "/v1/customers/search",
+        params={
+            "query": "email:'c1@example.com' OR email:'C2@example.com'",
+            "page": either["next_page"],
+        },
+    ).json()
     assert ids(rest) == ["cus_00001"]
     bad = client.get("/v1/customers/search", params={"query": "metadata[crm"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "query"
@@ -676,9 +792,11 @@ def test_webhooks_signed_duplicated_and_out_of_order(
 def test_idempotency_keys_survive_a_restart(tmp_path: Path, run_id: str) -> None:
     database = os.environ.get("DATABASE_URL", "")
     if database.startswith("postgresql"):
+
         def store() -> DocumentStore:
             return DocumentStore(database, schema=f"{run_id}_billing_restart")
     else:
+
         def store() -> DocumentStore:
             return DocumentStore(f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}")
 

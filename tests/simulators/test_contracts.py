@@ -34,13 +34,26 @@ def money(value: Decimal) -> float:
 
 
 def lines_for(n: int, version: int, frequency: str) -> list[Document]:
-    seats = {"Product2Id": "01tTS0000000001AAA", "ProductName__c": "Seats",
-             "Quantity": n % 5 + version, "UnitPrice": 12.35}
-    support = {"Product2Id": "01tTS0000000002AAA", "ProductName__c": "Support",
-               "Quantity": 1, "UnitPrice": 99.99}
+    seats = {
+        "Product2Id": "01tTS0000000001AAA",
+        "ProductName__c": "Seats",
+        "Quantity": n % 5 + version,
+        "UnitPrice": 12.35,
+    }
+    support = {
+        "Product2Id": "01tTS0000000002AAA",
+        "ProductName__c": "Support",
+        "Quantity": 1,
+        "UnitPrice": 99.99,
+    }
     return [
-        {"Id": line_id(n, 2 * version + k), "ContractId": contract_id(n), **line,
-         "BillingFrequency__c": frequency, "Version__c": version}
+        {
+            "Id": line_id(n, 2 * version + k),
+            "ContractId": contract_id(n),
+            **line,
+            "BillingFrequency__c": frequency,
+            "Version__c": version,
+        }
         for k, line in enumerate((seats, support))
     ]
 
@@ -68,34 +81,46 @@ def contract_records() -> dict[str, list[tuple[str, Document]]]:
         for version_lines in history:
             lines.extend((x["Id"], x) for x in version_lines)
         value = money(total(history[-1], term, frequency))
-        contracts.append((contract_id(n), {
-            "Id": contract_id(n),
-            "ContractNumber": f"C-{1000 + n}",
-            "AccountId": parent_id((n - 1) // 2 + 1),
-            "Status": status,
-            "StartDate": "2026-01-01",
-            "EndDate": "2027-12-31" if term == 24 else "2026-12-31",
-            "ContractTerm": term,
-            "CurrencyIsoCode": "USD",
-            "Version__c": version,
-            "BillingFrequency__c": frequency,
-            "TotalValue__c": value,
-            "ActivatedDate": "2026-01-01T09:00:00.000+0000" if status != "Draft" else None,
-            "TerminatedDate__c": "2026-06-30" if status == "Terminated" else None,
-            "RenewalOf__c": None,
-            "CreatedDate": "2025-12-15T09:00:00.000+0000",
-            "LastModifiedDate": "2026-01-01T09:00:00.000+0000",
-        }))
+        contracts.append(
+            (
+                contract_id(n),
+                {
+                    "Id": contract_id(n),
+                    "ContractNumber": f"C-{1000 + n}",
+                    "AccountId": parent_id((n - 1) // 2 + 1),
+                    "Status": status,
+                    "StartDate": "2026-01-01",
+                    "EndDate": "2027-12-31" if term == 24 else "2026-12-31",
+                    "ContractTerm": term,
+                    "CurrencyIsoCode": "USD",
+                    "Version__c": version,
+                    "BillingFrequency__c": frequency,
+                    "TotalValue__c": value,
+                    "ActivatedDate": "2026-01-01T09:00:00.000+0000" if status != "Draft" else None,
+                    "TerminatedDate__c": "2026-06-30" if status == "Terminated" else None,
+                    "RenewalOf__c": None,
+                    "CreatedDate": "2025-12-15T09:00:00.000+0000",
+                    "LastModifiedDate": "2026-01-01T09:00:00.000+0000",
+                },
+            )
+        )
         if status in ("Activated", "Terminated"):
             for v in range(1, version + 1):
                 vid = sf_id("a0V", n * 10 + v)
-                versions.append((vid, {
-                    "Id": vid, "Contract__c": contract_id(n), "Version__c": v,
-                    "EffectiveDate__c": "2026-01-01" if v == 1 else "2026-04-01",
-                    "Reason__c": "Initial" if v == 1 else "Upsell",
-                    "TotalValue__c": money(total(history[v - 1], term, frequency)),
-                    "CreatedDate": "2026-01-01T09:00:00.000+0000",
-                }))
+                versions.append(
+                    (
+                        vid,
+                        {
+                            "Id": vid,
+                            "Contract__c": contract_id(n),
+                            "Version__c": v,
+                            "EffectiveDate__c": "2026-01-01" if v == 1 else "2026-04-01",
+                            "Reason__c": "Initial" if v == 1 else "Upsell",
+                            "TotalValue__c": money(total(history[v - 1], term, frequency)),
+                            "CreatedDate": "2026-01-01T09:00:00.000+0000",
+                        },
+                    )
+                )
     return {"Contract": contracts, "ContractLineItem": lines, "ContractVersion__c": versions}
 
 
@@ -167,8 +192,13 @@ def test_soql_over_contracts_lines_and_versions(http: httpx.Client) -> None:
 def test_created_contract_gets_number_end_date_and_line_totals(http: httpx.Client) -> None:
     created = http.post(
         f"{API}/sobjects/Contract",
-        json={"AccountId": parent_id(3), "StartDate": "2026-02-28", "ContractTerm": 12,
-              "BillingFrequency__c": "Annual", "CurrencyIsoCode": "EUR"},
+        json={
+            "AccountId": parent_id(3),
+            "StartDate": "2026-02-28",
+            "ContractTerm": 12,
+            "BillingFrequency__c": "Annual",
+            "CurrencyIsoCode": "EUR",
+        },
     )
     assert created.status_code == 201, created.text
     new_id = created.json()["id"]
@@ -179,8 +209,13 @@ def test_created_contract_gets_number_end_date_and_line_totals(http: httpx.Clien
     assert contract["EndDate"] == "2027-02-27" and contract["TotalValue__c"] == 0
     line = http.post(
         f"{API}/sobjects/ContractLineItem",
-        json={"ContractId": new_id, "Product2Id": "01tTS0000000001AAA",
-              "ProductName__c": "Seats", "Quantity": 3, "UnitPrice": 1200.10},
+        json={
+            "ContractId": new_id,
+            "Product2Id": "01tTS0000000001AAA",
+            "ProductName__c": "Seats",
+            "Quantity": 3,
+            "UnitPrice": 1200.10,
+        },
     )
     assert line.status_code == 201, line.text
     stored_line = get(http, "ContractLineItem", line.json()["id"])
@@ -242,14 +277,23 @@ def test_activated_terms_and_lines_are_locked(http: httpx.Client) -> None:
 
 def test_create_rules(http: httpx.Client) -> None:
     cases: list[tuple[str, dict[str, Any], str]] = [
-        ("Contract", {"AccountId": parent_id(1), "Status": "Activated"},
-         "FIELD_INTEGRITY_EXCEPTION"),
-        ("Contract", {"AccountId": parent_id(1), "TotalValue__c": 5},
-         "INVALID_FIELD_FOR_INSERT_UPDATE"),
+        (
+            "Contract",
+            {"AccountId": parent_id(1), "Status": "Activated"},
+            "FIELD_INTEGRITY_EXCEPTION",
+        ),
+        (
+            "Contract",
+            {"AccountId": parent_id(1), "TotalValue__c": 5},
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+        ),
         ("Contract", {"StartDate": "2026-01-01"}, "REQUIRED_FIELD_MISSING"),
         ("Contract", {"AccountId": parent_id(1), "StartDate": "01/02/2026"}, "JSON_PARSER_ERROR"),
-        ("Contract", {"AccountId": parent_id(1), "RenewalOf__c": sf_id("800", 999)},
-         "INVALID_CROSS_REFERENCE_KEY"),
+        (
+            "Contract",
+            {"AccountId": parent_id(1), "RenewalOf__c": sf_id("800", 999)},
+            "INVALID_CROSS_REFERENCE_KEY",
+        ),
         ("ContractVersion__c", {"Contract__c": contract_id(1)}, "INVALID_TYPE_FOR_OPERATION"),
     ]
     for sobject, body, code in cases:
@@ -262,11 +306,25 @@ def test_amendment_bumps_version_writes_lines_history_and_total(http: httpx.Clie
     target = contract_id(11)  # Activated, Monthly, 12 months, version 1
     response = http.post(
         AMEND.format(target),
-        json={"reason": "Upsell", "effectiveDate": "2026-05-01", "expectedVersion": 1,
-              "lines": [{"Product2Id": "01tTS0000000001AAA", "ProductName__c": "Seats",
-                         "Quantity": 10, "UnitPrice": 12.35},
-                        {"Product2Id": "01tTS0000000003AAA", "ProductName__c": "Analytics",
-                         "Quantity": 2, "UnitPrice": 45.5}]},
+        json={
+            "reason": "Upsell",
+            "effectiveDate": "2026-05-01",
+            "expectedVersion": 1,
+            "lines": [
+                {
+                    "Product2Id": "01tTS0000000001AAA",
+                    "ProductName__c": "Seats",
+                    "Quantity": 10,
+                    "UnitPrice": 12.35,
+                },
+                {
+                    "Product2Id": "01tTS0000000003AAA",
+                    "ProductName__c": "Analytics",
+                    "Quantity": 2,
+                    "UnitPrice": 45.5,
+                },
+            ],
+        },
     )
     assert response.status_code == 200, response.text
     contract = response.json()
@@ -280,7 +338,10 @@ def test_amendment_bumps_version_writes_lines_history_and_total(http: httpx.Clie
         f"WHERE ContractId = '{target}' ORDER BY Version__c, ProductName__c",
     )
     assert [(x["ProductName__c"], x["Version__c"]) for x in lines] == [
-        ("Seats", 1), ("Support", 1), ("Analytics", 2), ("Seats", 2)
+        ("Seats", 1),
+        ("Support", 1),
+        ("Analytics", 2),
+        ("Seats", 2),
     ]
     assert {x["BillingFrequency__c"] for x in lines} == {"Monthly"}
     history = query(
@@ -289,14 +350,20 @@ def test_amendment_bumps_version_writes_lines_history_and_total(http: httpx.Clie
         f"WHERE Contract__c = '{target}' ORDER BY Version__c",
     )
     assert [(v["Version__c"], v["Reason__c"], v["EffectiveDate__c"]) for v in history] == [
-        (1, "Initial", "2026-01-01"), (2, "Upsell", "2026-05-01")
+        (1, "Initial", "2026-01-01"),
+        (2, "Upsell", "2026-05-01"),
     ]
     assert history[1]["TotalValue__c"] == 2574.00
     stale = http.post(
         AMEND.format(target),
-        json={"reason": "Upsell", "effectiveDate": "2026-06-01", "expectedVersion": 1,
-              "lines": [{"Product2Id": "p", "ProductName__c": "Seats", "Quantity": 1,
-                         "UnitPrice": 1}]},
+        json={
+            "reason": "Upsell",
+            "effectiveDate": "2026-06-01",
+            "expectedVersion": 1,
+            "lines": [
+                {"Product2Id": "p", "ProductName__c": "Seats", "Quantity": 1, "UnitPrice": 1}
+            ],
+        },
     )
     assert stale.status_code == 409 and error(stale)["errorCode"] == "VERSION_CONFLICT"
     assert get(http, "Contract", target)["Version__c"] == 2
@@ -331,15 +398,26 @@ def test_amendment_refusals(http: httpx.Client) -> None:
 
 def test_relationships_describe_and_deletes(http: httpx.Client) -> None:
     original = contract_id(1)
-    renewal = http.post(f"{API}/sobjects/Contract", json={
-        "AccountId": parent_id(1), "Status": "Draft", "RenewalOf__c": original,
-    }).json()["id"]
-    rows = query(http, "SELECT Id, RenewalOf__r.ContractNumber, RenewalOf__r.Status FROM "
-                       f"Contract WHERE RenewalOf__r.Id = '{original}'")
+    renewal = http.post(
+        f"{API}/sobjects/Contract",
+        json={
+            "AccountId": parent_id(1),
+            "Status": "Draft",
+            "RenewalOf__c": original,
+        },
+    ).json()["id"]
+    rows = query(
+        http,
+        "SELECT Id, RenewalOf__r.ContractNumber, RenewalOf__r.Status FROM "
+        f"Contract WHERE RenewalOf__r.Id = '{original}'",
+    )
     assert [r["Id"] for r in rows] == [renewal]
     assert rows[0]["RenewalOf__r"]["ContractNumber"] == "C-1001"
-    lines = query(http, "SELECT Contract.ContractNumber FROM ContractLineItem "
-                        f"WHERE ContractId = '{original}' LIMIT 1")
+    lines = query(
+        http,
+        "SELECT Contract.ContractNumber FROM ContractLineItem "
+        f"WHERE ContractId = '{original}' LIMIT 1",
+    )
     assert lines[0]["Contract"]["ContractNumber"] == "C-1001"
     versions = http.get(f"{API}/sobjects/ContractVersion__c/describe").json()
     assert versions["deletable"] is False and versions["createable"] is False

@@ -60,7 +60,9 @@ def test_faults_down_error_rate_latency_and_reset(url: str) -> None:
         r = c.get("/items/1")
         assert r.status_code == 200 and r.elapsed.total_seconds() >= 0.15
         assert c.delete("/_sim/faults").json() == {
-            "latency_ms": 0, "error_rate": 0.0, "down": False
+            "latency_ms": 0,
+            "error_rate": 0.0,
+            "down": False,
         }
         assert c.post("/_sim/faults", json={"latency_ms": "x"}).status_code == 400
         assert c.post("/_sim/faults", content=b"[").status_code == 400

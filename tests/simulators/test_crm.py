@@ -13,8 +13,18 @@ from tests.conftest import StartSimulators
 
 API = "/services/data/v60.0"
 TOKEN = "demo-crm-token"
-WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell",
-         "Cyberdyne"]
+WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+]
 CURRENCIES = ["USD", "EUR", "GBP"]
 SEGMENTS = ["Enterprise", "Mid-Market", "SMB"]
 PARENTS = 50
@@ -35,9 +45,7 @@ def child_id(p: int, c: int) -> str:
     return sf_id("001", 1000 + p * 10 + c)
 
 
-def account(
-    account_id: str, name: str, parent: str | None, n: int
-) -> tuple[str, Document]:
+def account(account_id: str, name: str, parent: str | None, n: int) -> tuple[str, Document]:
     stamp = f"2026-01-{1 + n % 28:02d}T12:00:00.000+0000"
     return account_id, {
         "Id": account_id,
@@ -222,8 +230,12 @@ def test_query_errors(http: httpx.Client) -> None:
 def test_create_then_read_and_update(http: httpx.Client) -> None:
     created = http.post(
         f"{API}/sobjects/Account",
-        json={"Name": "Newco", "ParentId": parent_id(5), "CurrencyIsoCode": "EUR",
-              "Billing_Email__c": "ap@newco.example"},
+        json={
+            "Name": "Newco",
+            "ParentId": parent_id(5),
+            "CurrencyIsoCode": "EUR",
+            "Billing_Email__c": "ap@newco.example",
+        },
     )
     assert created.status_code == 201
     body = created.json()
@@ -313,8 +325,12 @@ def test_describe_paths(http: httpx.Client) -> None:
     assert described["name"] == "Account" and described["keyPrefix"] == "001"
     assert [f["name"] for f in described["fields"]][:3] == ["Id", "Name", "ParentId"]
     assert described["childRelationships"] == [
-        {"childSObject": "Account", "field": "ParentId", "cascadeDelete": False,
-         "relationshipName": None},
+        {
+            "childSObject": "Account",
+            "field": "ParentId",
+            "cascadeDelete": False,
+            "relationshipName": None,
+        },
     ]
     assert http.get(f"{API}/sobjects").json()["sobjects"][0]["name"] == "Account"
     assert http.get(f"{API}/sobjects/Account").json()["objectDescribe"]["label"] == "Account"
@@ -366,7 +382,8 @@ def test_delete_and_external_ids(http: httpx.Client) -> None:
     assert http.get(f"{API}/sobjects/Account/{child.json()['id']}").json()["ParentId"] is None
     gone = http.delete(f"{API}/composite/sobjects", params={"ids": f"{record_id},bogus"})
     assert [r["errors"][0]["statusCode"] for r in gone.json()] == [
-        "ENTITY_IS_DELETED", "MALFORMED_ID",
+        "ENTITY_IS_DELETED",
+        "MALFORMED_ID",
     ]
 
 
@@ -374,11 +391,16 @@ def test_collection_create_and_limits(http: httpx.Client) -> None:
     def rec(name: str, **fields: Any) -> dict[str, Any]:
         return {"attributes": {"type": "Account"}, "Name": name, **fields}
 
-    rolled = http.post(f"{API}/composite/sobjects", json={
-        "allOrNone": True, "records": [rec("Fine"), rec("Bad", Billing_Email__c="nope")],
-    }).json()
+    rolled = http.post(
+        f"{API}/composite/sobjects",
+        json={
+            "allOrNone": True,
+            "records": [rec("Fine"), rec("Bad", Billing_Email__c="nope")],
+        },
+    ).json()
     assert [r["errors"][0]["statusCode"] for r in rolled] == [
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK", "INVALID_EMAIL_ADDRESS",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INVALID_EMAIL_ADDRESS",
     ]
     assert soql(http, "SELECT Id FROM Account WHERE Name = 'Fine'").json()["totalSize"] == 0
     typed = http.post(f"{API}/composite/sobjects", json={"records": [{"Name": "untyped"}]})

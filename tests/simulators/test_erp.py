@@ -435,9 +435,7 @@ def test_transaction_table_speaks_the_real_dialect(erp: httpx.Client) -> None:
     assert rows(erp, q) == [{"n": "1"}]
     q = "SELECT COUNT(*) AS n FROM transaction WHERE trandate BETWEEN '2026-02-01' AND '3/1/2026'"
     assert rows(erp, q) == [{"n": "100"}]
-    assert rows(erp, "SELECT COUNT(*) AS n FROM transaction WHERE type = 'Journal'") == [
-        {"n": "0"}
-    ]
+    assert rows(erp, "SELECT COUNT(*) AS n FROM transaction WHERE type = 'Journal'") == [{"n": "0"}]
 
 
 def test_builtin_df_and_joins(erp: httpx.Client) -> None:
@@ -485,10 +483,7 @@ def test_list_values_as_ids_and_the_date_format_are_settings(erp: httpx.Client) 
             "/_sim/suiteql", json={"legacy_list_names": False, "date_format": "DD/MM/YYYY"}
         )
         assert changed.json() == {"date_format": "DD/MM/YYYY", "legacy_list_names": False}
-        q = (
-            "SELECT currency, BUILTIN.DF(currency) AS name, datecreated FROM customer "
-            "WHERE id = 2"
-        )
+        q = "SELECT currency, BUILTIN.DF(currency) AS name, datecreated FROM customer WHERE id = 2"
         assert rows(erp, q) == [{"currency": "4", "name": "EUR", "datecreated": "01/01/2026"}]
         q = "SELECT COUNT(*) AS n FROM transaction WHERE currency = 4 AND trandate < '01/03/2026'"
         assert rows(erp, q) == [{"n": "50"}]
@@ -835,7 +830,7 @@ def test_live_answers_conform_to_the_document(
     erp: httpx.Client, path: str, method: str, known: dict[str, Any]
 ) -> None:
     operation = schemathesis.openapi.from_dict(build("erp"))[path][method]
-    (argument, values), = known.items()
+    ((argument, values),) = known.items()
     strategy = st.one_of(
         operation.as_strategy(),
         st.sampled_from(values).flatmap(lambda v: operation.as_strategy(**{argument: v})),
@@ -849,7 +844,9 @@ def test_live_answers_conform_to_the_document(
     @given(case=strategy)
     def check(case: Any) -> None:
         case.call_and_validate(
-            base_url=str(erp.base_url).rstrip("/"), session=session, headers=headers,
+            base_url=str(erp.base_url).rstrip("/"),
+            session=session,
+            headers=headers,
             checks=OPENAPI_CHECKS,
         )
 

@@ -115,8 +115,13 @@ def test_limits_configure_merges_and_reset_restores_defaults() -> None:
     body = limits.describe()
     assert body["enabled"] is True
     assert body["limits"]["DailyApiRequests"] == {
-        "kind": "daily", "scope": "org", "enabled": True, "allocation": 100, "used": 7,
-        "remaining": 93, "refused": 0,
+        "kind": "daily",
+        "scope": "org",
+        "enabled": True,
+        "allocation": 100,
+        "used": 7,
+        "remaining": 93,
+        "refused": 0,
     }
     limits.reset()
     assert limits.describe() == make_limits().describe()
@@ -146,7 +151,9 @@ def test_typed_getters_check_the_kind() -> None:
     with pytest.raises(TypeError):
         limits.rate("Concurrent")
     assert "Concurrent" in limits and limits.names() == [
-        "DailyApiRequests", "PerSecond", "Concurrent",
+        "DailyApiRequests",
+        "PerSecond",
+        "Concurrent",
     ]
 
 

@@ -85,11 +85,14 @@ OPERATIONS = [
     ("CRM", "/services/data/v60.0/sobjects/Account/{id}", "GET", "SELECT Id FROM Account"),
     ("CRM", "/services/data/v60.0/query", "GET", None),
     ("CRM", "/services/data/v60.0/composite/sobjects/Account", "GET", "SELECT Id FROM Account"),
-    ("CONTRACTS", "/services/data/v60.0/sobjects/Contract/{id}", "GET",
-     "SELECT Id FROM Contract"),
+    ("CONTRACTS", "/services/data/v60.0/sobjects/Contract/{id}", "GET", "SELECT Id FROM Contract"),
     ("CONTRACTS", "/services/data/v60.0/query", "GET", None),
-    ("CONTRACTS", "/services/data/v60.0/composite/sobjects/Contract", "GET",
-     "SELECT Id FROM Contract"),
+    (
+        "CONTRACTS",
+        "/services/data/v60.0/composite/sobjects/Contract",
+        "GET",
+        "SELECT Id FROM Contract",
+    ),
 ]
 QUERIES = {
     "CRM": [
@@ -128,9 +131,7 @@ def test_live_answers_conform(
     elif path.endswith("/query"):
         strategy = st.one_of(
             operation.as_strategy(),
-            st.sampled_from(QUERIES[name]).flatmap(
-                lambda q: operation.as_strategy(query={"q": q})
-            ),
+            st.sampled_from(QUERIES[name]).flatmap(lambda q: operation.as_strategy(query={"q": q})),
         )
     else:
         strategy = st.one_of(

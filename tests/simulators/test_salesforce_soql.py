@@ -53,18 +53,64 @@ def widget(n: int, name: str | None, **fields: object) -> tuple[str, Document]:
 
 
 WIDGETS = [
-    widget(1, "Acme Anvil", Code="A", OwnerId=None, Qty=5, Price=10.5, Due="2026-01-15",
-           Seen="2026-01-15T10:00:00.000+0000", Active=True),
-    widget(2, "acme rocket", Code="B", OwnerId=wid(1), Qty=50, Price=99.99, Due="2026-03-01",
-           Seen="2026-02-01T00:00:00.000+0000", Active=False),
-    widget(3, "Bolt 50%_off", Code=None, OwnerId=wid(1), Qty=None, Price=None, Due=None,
-           Seen=None, Active=False),
-    widget(4, "Bolt 500", Code="A", OwnerId=wid(2), Qty=7, Price=0.1, Due="2025-12-31",
-           Seen="2025-12-31T23:59:59.000+0000", Active=True),
-    widget(5, "O'Brien \\ Sons", Code="C", OwnerId=None, Qty=5, Price=10.5, Due="2026-01-15",
-           Seen="2026-01-15T09:00:00.000+0000", Active=True),
-    widget(6, None, Code="B", OwnerId=wid(2), Qty=1, Price=1, Due="2026-06-30", Seen=None,
-           Active=None),
+    widget(
+        1,
+        "Acme Anvil",
+        Code="A",
+        OwnerId=None,
+        Qty=5,
+        Price=10.5,
+        Due="2026-01-15",
+        Seen="2026-01-15T10:00:00.000+0000",
+        Active=True,
+    ),
+    widget(
+        2,
+        "acme rocket",
+        Code="B",
+        OwnerId=wid(1),
+        Qty=50,
+        Price=99.99,
+        Due="2026-03-01",
+        Seen="2026-02-01T00:00:00.000+0000",
+        Active=False,
+    ),
+    widget(
+        3,
+        "Bolt 50%_off",
+        Code=None,
+        OwnerId=wid(1),
+        Qty=None,
+        Price=None,
+        Due=None,
+        Seen=None,
+        Active=False,
+    ),
+    widget(
+        4,
+        "Bolt 500",
+        Code="A",
+        OwnerId=wid(2),
+        Qty=7,
+        Price=0.1,
+        Due="2025-12-31",
+        Seen="2025-12-31T23:59:59.000+0000",
+        Active=True,
+    ),
+    widget(
+        5,
+        "O'Brien \\ Sons",
+        Code="C",
+        OwnerId=None,
+        Qty=5,
+        Price=10.5,
+        Due="2026-01-15",
+        Seen="2026-01-15T09:00:00.000+0000",
+        Active=True,
+    ),
+    widget(
+        6, None, Code="B", OwnerId=wid(2), Qty=1, Price=1, Due="2026-06-30", Seen=None, Active=None
+    ),
 ]
 
 
@@ -217,8 +263,10 @@ def test_parentheses_and_not_group_conditions(store: CountingStore) -> None:
 
 
 def test_order_by_directions_nulls_limit_offset(store: CountingStore) -> None:
-    base = "SELECT Id FROM Widget WHERE Id IN ('a01TS0000000001AAA', 'a01TS0000000002AAA', " \
+    base = (
+        "SELECT Id FROM Widget WHERE Id IN ('a01TS0000000001AAA', 'a01TS0000000002AAA', "
         "'a01TS0000000003AAA', 'a01TS0000000004AAA', 'a01TS0000000005AAA', 'a01TS0000000006AAA')"
+    )
     assert ids(store, f"{base} ORDER BY Name") == [6, 1, 2, 3, 4, 5]
     assert ids(store, f"{base} ORDER BY Name DESC") == [5, 4, 3, 2, 1, 6]
     assert ids(store, f"{base} ORDER BY Name NULLS LAST") == [1, 2, 3, 4, 5, 6]

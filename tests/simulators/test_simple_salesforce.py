@@ -138,9 +138,7 @@ def test_relationship_fields(crm: Salesforce) -> None:
     names = [c["Parent"]["Name"].casefold() for c in children]
     assert names == sorted(names)
     name = children[0]["Parent"]["Name"]
-    same = crm.query(
-        f"SELECT Id FROM Account WHERE Parent.Name = '{name}'"
-    )["records"]
+    same = crm.query(f"SELECT Id FROM Account WHERE Parent.Name = '{name}'")["records"]
     assert {r["Id"] for r in same} >= {c["Id"] for c in children if c["Parent"]["Name"] == name}
     roots = crm.query("SELECT Id, Parent.Name FROM Account WHERE ParentId = null LIMIT 1")
     assert roots["records"][0]["Parent"] is None
@@ -209,8 +207,7 @@ def test_upsert_and_get_by_external_id(crm: Salesforce) -> None:
     assert record["Name"] == "Upserted" and record["External_Id__c"] == key
     response = sobj(crm, "Account").upsert(path, {"Name": "Upserted again"}, raw_response=True)
     assert isinstance(response, requests.Response) and response.status_code == 200
-    assert response.json() == {"id": record["Id"], "success": True, "errors": [],
-                               "created": False}
+    assert response.json() == {"id": record["Id"], "success": True, "errors": [], "created": False}
     assert sobj(crm, "Account").get(record["Id"])["Name"] == "Upserted again"
     with pytest.raises(SalesforceResourceNotFound):
         sobj(crm, "Account").get_by_custom_id("External_Id__c", "no such key")
@@ -225,25 +222,40 @@ def test_collections(crm: Salesforce) -> None:
     def account(name: str, **fields: Any) -> dict[str, Any]:
         return {"attributes": {"type": "Account"}, "Name": name, **fields}
 
-    created = restful(crm, "composite/sobjects", method="POST", json={
-        "allOrNone": False,
-        "records": [account("Coll One"), account("Coll Two", Segment__c="Nope")],
-    })
+    created = restful(
+        crm,
+        "composite/sobjects",
+        method="POST",
+        json={
+            "allOrNone": False,
+            "records": [account("Coll One"), account("Coll Two", Segment__c="Nope")],
+        },
+    )
     assert created[0]["success"] is True
     assert created[1]["success"] is False
     assert created[1]["errors"][0]["statusCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     one = created[0]["id"]
-    rolled = restful(crm, "composite/sobjects", method="PATCH", json={
-        "allOrNone": True,
-        "records": [account("Coll One Renamed", Id=one), account("x", Id="001000000000000AAA")],
-    })
+    rolled = restful(
+        crm,
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": True,
+            "records": [account("Coll One Renamed", Id=one), account("x", Id="001000000000000AAA")],
+        },
+    )
     assert [r["success"] for r in rolled] == [False, False]
     assert rolled[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert sobj(crm, "Account").get(one)["Name"] == "Coll One"
     with pytest.raises(SalesforceMalformedRequest) as caught:
-        restful(crm, "composite/sobjects", method="POST", json={
-            "records": [account(f"Too many {n}") for n in range(201)],
-        })
+        restful(
+            crm,
+            "composite/sobjects",
+            method="POST",
+            json={
+                "records": [account(f"Too many {n}") for n in range(201)],
+            },
+        )
     assert content(caught)["errorCode"] == "EXCEEDED_ID_LIMIT"
     deleted = restful(crm, "composite/sobjects", method="DELETE", params={"ids": one})
     assert deleted == [{"id": one, "success": True, "errors": []}]
@@ -252,9 +264,15 @@ def test_collections(crm: Salesforce) -> None:
 def test_daily_request_allocation(crm: Salesforce, urls: dict[str, str]) -> None:
     limits = crm.limits()["DailyApiRequests"]
     assert limits["Max"] == 100_000 and 0 < limits["Remaining"] < 100_000
-    control(urls["CRM"], "POST", "/_sim/limits", {
-        "enabled": True, "limits": {"DailyApiRequests": {"allocation": 50, "used": 49}},
-    })
+    control(
+        urls["CRM"],
+        "POST",
+        "/_sim/limits",
+        {
+            "enabled": True,
+            "limits": {"DailyApiRequests": {"allocation": 50, "used": 49}},
+        },
+    )
     try:
         crm.query("SELECT Id FROM Account LIMIT 1")
         assert crm.api_usage["api-usage"].used == 50
@@ -293,7 +311,9 @@ def test_contracts_query_get_update(contracts: Salesforce) -> None:
     described = contracts.describe()
     assert described is not None
     assert {s["name"] for s in described["sobjects"]} == {
-        "Contract", "ContractLineItem", "ContractVersion__c",
+        "Contract",
+        "ContractLineItem",
+        "ContractVersion__c",
     }
 
 
@@ -303,19 +323,33 @@ def test_contracts_delete_rules(contracts: Salesforce) -> None:
         sobj(contracts, "Contract").delete(activated["records"][0]["Id"])
     assert content(caught)["errorCode"] == "DELETE_FAILED"
     account = contracts.query("SELECT AccountId FROM Contract LIMIT 1")["records"][0]
-    created = sobj(contracts, "Contract").create({
-        "AccountId": account["AccountId"], "Status": "Draft", "StartDate": "2026-02-01",
-        "ContractTerm": 12,
-    })
-    line = sobj(contracts, "ContractLineItem").create({
-        "ContractId": created["id"], "Product2Id": "P-1", "Quantity": 2, "UnitPrice": 10,
-    })
+    created = sobj(contracts, "Contract").create(
+        {
+            "AccountId": account["AccountId"],
+            "Status": "Draft",
+            "StartDate": "2026-02-01",
+            "ContractTerm": 12,
+        }
+    )
+    line = sobj(contracts, "ContractLineItem").create(
+        {
+            "ContractId": created["id"],
+            "Product2Id": "P-1",
+            "Quantity": 2,
+            "UnitPrice": 10,
+        }
+    )
     assert sobj(contracts, "Contract").get(created["id"])["TotalValue__c"] == 240
     assert sobj(contracts, "ContractLineItem").delete(line["id"]) == 204
     assert sobj(contracts, "Contract").get(created["id"])["TotalValue__c"] == 0
-    sobj(contracts, "ContractLineItem").create({
-        "ContractId": created["id"], "Product2Id": "P-1", "Quantity": 1, "UnitPrice": 1,
-    })
+    sobj(contracts, "ContractLineItem").create(
+        {
+            "ContractId": created["id"],
+            "Product2Id": "P-1",
+            "Quantity": 1,
+            "UnitPrice": 1,
+        }
+    )
     assert sobj(contracts, "Contract").delete(created["id"]) == 204
     remaining = contracts.query(
         f"SELECT COUNT() FROM ContractLineItem WHERE ContractId = '{created['id']}'"

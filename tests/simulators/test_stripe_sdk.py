@@ -29,55 +29,98 @@ LEGACY = "2024-06-20"
 
 def _price() -> dict[str, Any]:
     return {
-        "id": "price_sdk", "object": "price", "unit_amount": 1500, "currency": "usd",
-        "product": "prod_sdk", "recurring": {"interval": "month", "interval_count": 1},
+        "id": "price_sdk",
+        "object": "price",
+        "unit_amount": 1500,
+        "currency": "usd",
+        "product": "prod_sdk",
+        "recurring": {"interval": "month", "interval_count": 1},
     }
 
 
 def _records() -> dict[str, dict[str, list[tuple[str, dict[str, Any]]]]]:
     customers: list[dict[str, Any]] = [
         {
-            "id": f"cus_sdk{i:03d}", "object": "customer", "name": f"SDK {i}",
-            "email": f"sdk{i}@example.com", "currency": "usd", "created": BASE + i,
-            "livemode": False, "metadata": {"crm_account_id": f"001{i:015d}"},
+            "id": f"cus_sdk{i:03d}",
+            "object": "customer",
+            "name": f"SDK {i}",
+            "email": f"sdk{i}@example.com",
+            "currency": "usd",
+            "created": BASE + i,
+            "livemode": False,
+            "metadata": {"crm_account_id": f"001{i:015d}"},
         }
         for i in range(23)
     ]
     subscription = {
-        "id": "sub_sdk", "object": "subscription", "customer": "cus_sdk000", "status": "active",
-        "currency": "usd", "start_date": BASE, "current_period_start": BASE + 30 * DAY,
-        "current_period_end": BASE + 60 * DAY, "cancel_at": None, "canceled_at": None,
+        "id": "sub_sdk",
+        "object": "subscription",
+        "customer": "cus_sdk000",
+        "status": "active",
+        "currency": "usd",
+        "start_date": BASE,
+        "current_period_start": BASE + 30 * DAY,
+        "current_period_end": BASE + 60 * DAY,
+        "cancel_at": None,
+        "canceled_at": None,
         "created": BASE,
-        "items": {"object": "list", "has_more": False, "data": [
-            {"id": "si_sdk", "object": "subscription_item", "quantity": 2, "price": _price()}
-        ]},
+        "items": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {"id": "si_sdk", "object": "subscription_item", "quantity": 2, "price": _price()}
+            ],
+        },
         "metadata": {"contract_id": "800000000000000001", "contract_version": "1"},
     }
 
     def invoice(n: int, status: str) -> dict[str, Any]:
         start = BASE + (n - 1) * 30 * DAY
         return {
-            "id": f"in_sdk{n}", "object": "invoice", "number": f"RG-90000{n}",
-            "customer": "cus_sdk000", "subscription": "sub_sdk", "status": status,
-            "currency": "usd", "subtotal": 3000, "total": 3000, "amount_due": 3000,
+            "id": f"in_sdk{n}",
+            "object": "invoice",
+            "number": f"RG-90000{n}",
+            "customer": "cus_sdk000",
+            "subscription": "sub_sdk",
+            "status": status,
+            "currency": "usd",
+            "subtotal": 3000,
+            "total": 3000,
+            "amount_due": 3000,
             "amount_paid": 3000 if status == "paid" else 0,
-            "amount_remaining": 0 if status == "paid" else 3000, "created": start,
-            "due_date": start + 30 * DAY, "period_start": start, "period_end": start + 30 * DAY,
+            "amount_remaining": 0 if status == "paid" else 3000,
+            "created": start,
+            "due_date": start + 30 * DAY,
+            "period_start": start,
+            "period_end": start + 30 * DAY,
             "status_transitions": {"finalized_at": start, "paid_at": None, "voided_at": None},
-            "lines": {"object": "list", "has_more": False, "data": [{
-                "id": f"il_sdk{n}", "object": "line_item", "amount": 3000, "currency": "usd",
-                "description": "2 x Platform", "quantity": 2, "price": _price(),
-                "period": {"start": start, "end": start + 30 * DAY},
-            }]},
+            "lines": {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "id": f"il_sdk{n}",
+                        "object": "line_item",
+                        "amount": 3000,
+                        "currency": "usd",
+                        "description": "2 x Platform",
+                        "quantity": 2,
+                        "price": _price(),
+                        "period": {"start": start, "end": start + 30 * DAY},
+                    }
+                ],
+            },
             "metadata": {},
         }
 
     invoices = [invoice(1, "paid"), invoice(2, "open")]
-    return {"BILLING": {
-        "customer": [(str(c["id"]), c) for c in customers],
-        "subscription": [("sub_sdk", subscription)],
-        "invoice": [(i["id"], i) for i in invoices],
-    }}
+    return {
+        "BILLING": {
+            "customer": [(str(c["id"]), c) for c in customers],
+            "subscription": [("sub_sdk", subscription)],
+            "invoice": [(i["id"], i) for i in invoices],
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +171,12 @@ NOT_BY_DEFAULT = {
     stripe.SubscriptionItem: {"deleted"},
     stripe.Price: {"currency_options", "deleted", "tiers"},
     stripe.Customer: {
-        "cash_balance", "deleted", "invoice_credit_balance", "sources", "subscriptions", "tax",
+        "cash_balance",
+        "deleted",
+        "invoice_credit_balance",
+        "sources",
+        "subscriptions",
+        "tax",
         "tax_ids",
     },
 }
@@ -145,8 +193,11 @@ def test_objects_carry_every_field_the_sdk_declares(url: str) -> None:
         sub = sdk.v1.subscriptions.retrieve("sub_sdk")
     item = sub["items"].data[0]
     objects: list[tuple[type[stripe.StripeObject], stripe.StripeObject]] = [
-        (stripe.Invoice, invoice), (stripe.InvoiceLineItem, invoice.lines.data[0]),
-        (stripe.Subscription, sub), (stripe.SubscriptionItem, item), (stripe.Price, item.price),
+        (stripe.Invoice, invoice),
+        (stripe.InvoiceLineItem, invoice.lines.data[0]),
+        (stripe.Subscription, sub),
+        (stripe.SubscriptionItem, item),
+        (stripe.Price, item.price),
         (stripe.Customer, invoice.customer),  # type: ignore[list-item]
     ]
     for cls, obj in objects:

@@ -340,5 +340,8 @@ def test_inner_and_left_joins_use_the_index_of_the_joined_table() -> None:
     q = "SELECT COUNT(*) AS n FROM customer c JOIN orders o ON o.customer = c.id AND o.id > 1"
     assert run_join(q, customers, orders) == [{"n": 2}]
     with pytest.raises(SuiteQLError, match="ambiguously"):
-        run_join("SELECT id FROM customer JOIN orders ON orders.customer = customer.id",
-                 customers, orders)
+        run_join(
+            "SELECT id FROM customer JOIN orders ON orders.customer = customer.id",
+            customers,
+            orders,
+        )

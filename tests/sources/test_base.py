@@ -53,7 +53,10 @@ async def test_an_auth_error_names_the_variable_to_fix() -> None:
     detail = {"detail": "Invalid login attempt.", "o:errorCode": "INVALID_LOGIN"}
     body = {"o:errorDetails": [detail]}
     config = SourceConfig(
-        System.ERP, "https://erp.test", "wrong", token_env="REVGRAPH_ERP_TOKEN",
+        System.ERP,
+        "https://erp.test",
+        "wrong",
+        token_env="REVGRAPH_ERP_TOKEN",
         max_retries=0,
     )
     transport = httpx.MockTransport(lambda request: httpx.Response(401, json=body))

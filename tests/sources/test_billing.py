@@ -41,8 +41,12 @@ WITH_SUBSCRIPTIONS = 50
 
 def _price(amount: int) -> dict[str, Any]:
     return {
-        "id": f"price_{amount}", "object": "price", "unit_amount": amount, "currency": "eur",
-        "product": "prod_core", "recurring": {"interval": "month", "interval_count": 1},
+        "id": f"price_{amount}",
+        "object": "price",
+        "unit_amount": amount,
+        "currency": "eur",
+        "product": "prod_core",
+        "recurring": {"interval": "month", "interval_count": 1},
     }
 
 
@@ -50,51 +54,107 @@ def records() -> dict[str, dict[str, list[tuple[str, dict[str, Any]]]]]:
     customers, subscriptions, invoices = [], [], []
     for i in range(CUSTOMERS):
         cid = f"cus_{i:05d}"
-        customers.append((cid, {
-            "id": cid, "object": "customer", "name": f"Customer {i}", "email": None,
-            "currency": "eur", "created": BASE + i, "livemode": False,
-            "metadata": {"crm_account_id": f"001{i:015d}"},
-        }))
+        customers.append(
+            (
+                cid,
+                {
+                    "id": cid,
+                    "object": "customer",
+                    "name": f"Customer {i}",
+                    "email": None,
+                    "currency": "eur",
+                    "created": BASE + i,
+                    "livemode": False,
+                    "metadata": {"crm_account_id": f"001{i:015d}"},
+                },
+            )
+        )
         if i >= WITH_SUBSCRIPTIONS:
             continue
         for n, status in enumerate(("active", "canceled")[: 1 + i % 2]):
             sid = f"sub_{i:05d}_{n}"
-            subscriptions.append((sid, {
-                "id": sid, "object": "subscription", "customer": cid, "status": status,
-                "currency": "eur", "start_date": BASE, "current_period_start": BASE,
-                "current_period_end": BASE + 86400 * 30, "cancel_at": None,
-                "canceled_at": BASE + 5 if status == "canceled" else None,
-                "created": BASE + n,
-                "items": {"object": "list", "has_more": False, "data": [
-                    {"id": f"si_{i:05d}_{n}_a", "object": "subscription_item", "quantity": 3,
-                     "price": _price(1250)},
-                    {"id": f"si_{i:05d}_{n}_b", "object": "subscription_item", "quantity": 1,
-                     "price": _price(999)},
-                ]},
-                "metadata": {"contract_id": f"800{i:015d}", "contract_version": "2"},
-            }))
+            subscriptions.append(
+                (
+                    sid,
+                    {
+                        "id": sid,
+                        "object": "subscription",
+                        "customer": cid,
+                        "status": status,
+                        "currency": "eur",
+                        "start_date": BASE,
+                        "current_period_start": BASE,
+                        "current_period_end": BASE + 86400 * 30,
+                        "cancel_at": None,
+                        "canceled_at": BASE + 5 if status == "canceled" else None,
+                        "created": BASE + n,
+                        "items": {
+                            "object": "list",
+                            "has_more": False,
+                            "data": [
+                                {
+                                    "id": f"si_{i:05d}_{n}_a",
+                                    "object": "subscription_item",
+                                    "quantity": 3,
+                                    "price": _price(1250),
+                                },
+                                {
+                                    "id": f"si_{i:05d}_{n}_b",
+                                    "object": "subscription_item",
+                                    "quantity": 1,
+                                    "price": _price(999),
+                                },
+                            ],
+                        },
+                        "metadata": {"contract_id": f"800{i:015d}", "contract_version": "2"},
+                    },
+                )
+            )
         for n, status in enumerate(("paid", "open", "draft")):
             iid = f"in_{i:05d}_{n}"
             lines = [
-                {"id": f"il_{i:05d}_{n}_{k:03d}", "object": "line_item", "amount": 100,
-                 "currency": "eur", "description": f"line {k}", "quantity": 1,
-                 "period": {"start": BASE, "end": BASE + 86400}}
+                {
+                    "id": f"il_{i:05d}_{n}_{k:03d}",
+                    "object": "line_item",
+                    "amount": 100,
+                    "currency": "eur",
+                    "description": f"line {k}",
+                    "quantity": 1,
+                    "period": {"start": BASE, "end": BASE + 86400},
+                }
                 for k in range(120 if iid == "in_00000_0" else 2)
             ]
-            invoices.append((iid, {
-                "id": iid, "object": "invoice", "number": f"RG-{i:04d}{n:02d}", "customer": cid,
-                "subscription": f"sub_{i:05d}_0", "status": status, "currency": "eur",
-                "subtotal": 100 * len(lines), "total": 100 * len(lines),
-                "amount_due": 100 * len(lines), "amount_paid": 0,
-                "amount_remaining": 100 * len(lines), "created": BASE + n * 86400,
-                "due_date": BASE + 30 * 86400, "period_start": BASE, "period_end": BASE + 86400,
-                "status_transitions": {"finalized_at": BASE + 60, "paid_at": None,
-                                       "voided_at": None},
-                "lines": {"object": "list", "data": lines, "has_more": False},
-                "metadata": {},
-            }))
-    return {"BILLING": {"customer": customers, "subscription": subscriptions,
-                        "invoice": invoices}}
+            invoices.append(
+                (
+                    iid,
+                    {
+                        "id": iid,
+                        "object": "invoice",
+                        "number": f"RG-{i:04d}{n:02d}",
+                        "customer": cid,
+                        "subscription": f"sub_{i:05d}_0",
+                        "status": status,
+                        "currency": "eur",
+                        "subtotal": 100 * len(lines),
+                        "total": 100 * len(lines),
+                        "amount_due": 100 * len(lines),
+                        "amount_paid": 0,
+                        "amount_remaining": 100 * len(lines),
+                        "created": BASE + n * 86400,
+                        "due_date": BASE + 30 * 86400,
+                        "period_start": BASE,
+                        "period_end": BASE + 86400,
+                        "status_transitions": {
+                            "finalized_at": BASE + 60,
+                            "paid_at": None,
+                            "voided_at": None,
+                        },
+                        "lines": {"object": "list", "data": lines, "has_more": False},
+                        "metadata": {},
+                    },
+                )
+            )
+    return {"BILLING": {"customer": customers, "subscription": subscriptions, "invoice": invoices}}
 
 
 @pytest.fixture(scope="module")
@@ -206,9 +266,7 @@ async def test_subscriptions_for_50_customers_one_list_each_concurrently(
 async def test_subscriptions_status_filter_and_customers_without_any(
     billing: BillingClient,
 ) -> None:
-    found = await billing.subscriptions_for_customers(
-        ["cus_00001", "cus_00200"], status="active"
-    )
+    found = await billing.subscriptions_for_customers(["cus_00001", "cus_00200"], status="active")
     assert [s.status for s in found["cus_00001"]] == [SubscriptionStatus.ACTIVE]
     assert found["cus_00200"] == []
 
@@ -238,7 +296,8 @@ async def test_invoices_for_customers_with_filters(
 
 async def test_invoice_lines_all_pages(billing: BillingClient, sim: httpx.AsyncClient) -> None:
     [invoice] = [
-        i for i in (await billing.invoices_for_customers(["cus_00000"]))["cus_00000"]
+        i
+        for i in (await billing.invoices_for_customers(["cus_00000"]))["cus_00000"]
         if i.id == "in_00000_0"
     ]
     assert len(invoice.lines) == 10 and invoice.lines_has_more is True
@@ -275,9 +334,7 @@ async def test_idempotency_replay_and_conflict(
     again = await billing.create_customer(params, idempotency_key="flow-1:onboard")
     assert again == first
     with pytest.raises(SourceConflict) as conflict:
-        await billing.create_customer(
-            {**params, "name": "Other"}, idempotency_key="flow-1:onboard"
-        )
+        await billing.create_customer({**params, "name": "Other"}, idempotency_key="flow-1:onboard")
     assert conflict.value.vendor_code == "idempotency_error" and not conflict.value.retryable
     assert await customer_ids_with_email(str(sim.base_url), "replay@example.com") == [first.id]
 
@@ -298,7 +355,9 @@ async def test_5xx_is_retried_then_raised(url: str, sim: httpx.AsyncClient) -> N
         await client.aclose()
     # Each call: 1 attempt + 2 retries; the keyed POST is retried like a read.
     assert (await counts(sim)) == {
-        "GET /v1/customers/{id}": 3, "POST /v1/customers": 3, "GET /v1/customers": 3
+        "GET /v1/customers/{id}": 3,
+        "POST /v1/customers": 3,
+        "GET /v1/customers": 3,
     }
 
 
@@ -379,30 +438,46 @@ async def test_slow_answer_times_out(url: str, sim: httpx.AsyncClient) -> None:
 
 
 async def test_write_flow_customer_subscription_invoice(billing: BillingClient) -> None:
-    customer = await billing.create_customer({
-        "name": "Flow AG", "email": "flow@example.com", "currency": "EUR",
-        "metadata": {"crm_account_id": "001FLOW", "segment": "SMB"},
-    })
+    customer = await billing.create_customer(
+        {
+            "name": "Flow AG",
+            "email": "flow@example.com",
+            "currency": "EUR",
+            "metadata": {"crm_account_id": "001FLOW", "segment": "SMB"},
+        }
+    )
     assert customer.currency == "EUR" and customer.crm_account_id == "001FLOW"
     customer = await billing.update_customer(customer.id, {"metadata": {"segment": ""}})
     assert customer.crm_account_id == "001FLOW"
-    sub = await billing.create_subscription({
-        "customer": customer.id,
-        "items": [
-            {"price_data": {"currency": "eur", "product": "prod_core", "unit_amount": 4000,
-                            "recurring": {"interval": "year"}}, "quantity": 2},
-            {"price": "price_999"},
-        ],
-        "metadata": {"contract_id": "800FLOW", "contract_version": 1},
-    })
+    sub = await billing.create_subscription(
+        {
+            "customer": customer.id,
+            "items": [
+                {
+                    "price_data": {
+                        "currency": "eur",
+                        "product": "prod_core",
+                        "unit_amount": 4000,
+                        "recurring": {"interval": "year"},
+                    },
+                    "quantity": 2,
+                },
+                {"price": "price_999"},
+            ],
+            "metadata": {"contract_id": "800FLOW", "contract_version": 1},
+        }
+    )
     assert sub.status == "active" and sub.contract_version == 1
     assert sub.recurring_amount == Money.from_minor(2 * 4000 + 999, "EUR")
     assert sub.items[0].interval == "year"
-    sub = await billing.update_subscription(sub.id, {
-        "items": [{"id": sub.items[0].id, "quantity": 3}],
-        "metadata": {"contract_version": "2"},
-        "pause_collection": {"behavior": "keep_as_draft"},
-    })
+    sub = await billing.update_subscription(
+        sub.id,
+        {
+            "items": [{"id": sub.items[0].id, "quantity": 3}],
+            "metadata": {"contract_version": "2"},
+            "pause_collection": {"behavior": "keep_as_draft"},
+        },
+    )
     assert sub.status == "paused" and sub.contract_version == 2
     assert sub.recurring_amount == Money.from_minor(3 * 4000 + 999, "EUR")
     sub = await billing.update_subscription(sub.id, {"pause_collection": ""})
@@ -442,15 +517,17 @@ async def test_write_flow_customer_subscription_invoice(billing: BillingClient) 
 
 
 def test_form_encoding_of_nested_params() -> None:
-    assert encode({
-        "customer": "cus_1",
-        "items": [{"price_data": {"unit_amount": 100, "recurring": {"interval": "month"}}}],
-        "metadata": {"a": "1", "gone": ""},
-        "expand": ["customer"],
-        "cancel_at_period_end": True,
-        "unit_amount_decimal": Decimal("12.50"),
-        "skipped": None,
-    }) == [
+    assert encode(
+        {
+            "customer": "cus_1",
+            "items": [{"price_data": {"unit_amount": 100, "recurring": {"interval": "month"}}}],
+            "metadata": {"a": "1", "gone": ""},
+            "expand": ["customer"],
+            "cancel_at_period_end": True,
+            "unit_amount_decimal": Decimal("12.50"),
+            "skipped": None,
+        }
+    ) == [
         ("customer", "cus_1"),
         ("items[0][price_data][unit_amount]", "100"),
         ("items[0][price_data][recurring][interval]", "month"),

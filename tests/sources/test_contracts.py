@@ -119,8 +119,10 @@ async def test_contracts_by_account_ids_one_query_for_50_accounts(
     by_account = await client.contracts_by_account_ids([*accounts, unknown])
     assert list(by_account) == [*accounts, unknown] and by_account[unknown] == []
     for a, account in enumerate(accounts, start=1):
-        assert [c.number for c in by_account[account]] == [f"C-{1000 + 2 * a - 1}",
-                                                           f"C-{1000 + 2 * a}"]
+        assert [c.number for c in by_account[account]] == [
+            f"C-{1000 + 2 * a - 1}",
+            f"C-{1000 + 2 * a}",
+        ]
     assert await requests_by_route(sim) == {f"GET {API}/query": 1}
 
 
@@ -143,7 +145,10 @@ async def test_lines_and_versions_by_contract_ids(
     wanted = [contract_id(21), contract_id(2), sf_id("800", 4444)]
     lines = await client.lines_by_contract_ids(wanted)
     assert [(x.id, x.version) for x in lines[contract_id(21)]] == [
-        (line_id(21, 2), 1), (line_id(21, 3), 1), (line_id(21, 4), 2), (line_id(21, 5), 2)
+        (line_id(21, 2), 1),
+        (line_id(21, 3), 1),
+        (line_id(21, 4), 2),
+        (line_id(21, 5), 2),
     ]
     seats = lines[contract_id(21)][2]
     assert (seats.product_name, seats.quantity, seats.unit_price) == ("Seats", 3, Decimal("12.35"))
@@ -151,7 +156,8 @@ async def test_lines_and_versions_by_contract_ids(
     versions = await client.versions_by_contract_ids(wanted)
     history = versions[contract_id(21)]
     assert [(v.version, v.reason, v.effective_date) for v in history] == [
-        (1, "Initial", date(2026, 1, 1)), (2, "Upsell", date(2026, 4, 1))
+        (1, "Initial", date(2026, 1, 1)),
+        (2, "Upsell", date(2026, 4, 1)),
     ]
     assert [v.total_value for v in history] == [Decimal("249.38"), Decimal("274.08")]
     assert versions[contract_id(2)] == []  # not activated yet: no history
@@ -180,8 +186,12 @@ async def test_persistent_5xx_on_queries_after_retries(
 
 async def test_lifecycle_through_status_updates(client: ContractsClient) -> None:
     new_id = await client.create_contract(
-        {"AccountId": parent_id(9), "StartDate": date(2026, 3, 1), "ContractTerm": 12,
-         "BillingFrequency__c": "Monthly"}
+        {
+            "AccountId": parent_id(9),
+            "StartDate": date(2026, 3, 1),
+            "ContractTerm": 12,
+            "BillingFrequency__c": "Monthly",
+        }
     )
     draft = await client.get_contract(new_id)
     assert (draft.status, draft.version, draft.number) == ("Draft", 1, f"C-{1000 + CONTRACTS + 1}")
@@ -206,8 +216,14 @@ async def test_amendment_bumps_version_and_total(client: ContractsClient) -> Non
         target,
         reason="Upsell",
         effective_date=date(2026, 7, 1),
-        lines=[{"Product2Id": "01tTS0000000001AAA", "ProductName__c": "Seats",
-                "Quantity": 4, "UnitPrice": Decimal("12.35")}],
+        lines=[
+            {
+                "Product2Id": "01tTS0000000001AAA",
+                "ProductName__c": "Seats",
+                "Quantity": 4,
+                "UnitPrice": Decimal("12.35"),
+            }
+        ],
         expected_version=1,
     )
     assert amended.version == 2 and amended.total_value == Money(Decimal("592.80"), "USD")
@@ -216,13 +232,23 @@ async def test_amendment_bumps_version_and_total(client: ContractsClient) -> Non
     assert [(x.version, x.quantity) for x in lines if x.version == 2] == [(2, 4)]
     versions = (await client.versions_by_contract_ids([target]))[target]
     assert [(v.version, v.reason, v.total_value) for v in versions][-1] == (
-        2, "Upsell", Decimal("592.80")
+        2,
+        "Upsell",
+        Decimal("592.80"),
     )
     with pytest.raises(SourceConflict) as conflict:
         await client.amend_contract(
-            target, reason="Upsell", effective_date=date(2026, 7, 1),
-            lines=[{"Product2Id": "p", "ProductName__c": "Seats", "Quantity": 4,
-                    "UnitPrice": Decimal("12.35")}],
+            target,
+            reason="Upsell",
+            effective_date=date(2026, 7, 1),
+            lines=[
+                {
+                    "Product2Id": "p",
+                    "ProductName__c": "Seats",
+                    "Quantity": 4,
+                    "UnitPrice": Decimal("12.35"),
+                }
+            ],
             expected_version=1,
         )
     assert conflict.value.vendor_code == "VERSION_CONFLICT"

@@ -142,9 +142,7 @@ async def test_accounts_by_ids_is_one_composite_request_for_50(
     assert (await stats(sim))["by_route"] == {f"GET {API}/composite/sobjects/{{sobject}}": 1}
 
 
-async def test_accounts_by_ids_chunks_large_batches(
-    crm: CrmClient, sim: httpx.AsyncClient
-) -> None:
+async def test_accounts_by_ids_chunks_large_batches(crm: CrmClient, sim: httpx.AsyncClient) -> None:
     everyone = list(RECORDS)
     found = await crm.accounts_by_ids(everyone)
     assert list(found) == everyone
@@ -184,7 +182,9 @@ async def test_query_returns_raw_records_of_every_page(paged: CrmClient) -> None
     rows = await paged.query("SELECT Id, Name FROM Account WHERE ParentId != null")
     assert len(rows) == PARENTS * CHILDREN
     assert rows[0]["attributes"]["type"] == "Account" and set(rows[0]) == {
-        "attributes", "Id", "Name"
+        "attributes",
+        "Id",
+        "Name",
     }
 
 
@@ -197,7 +197,8 @@ async def test_search_filters_combine_and_order_by_name_then_id(crm: CrmClient) 
     assert [a.id for a in acme] == ordered(expected) and len(acme) == 45
     euro_mid = await crm.search_accounts(currency="EUR", segment="Mid-Market", limit=7)
     expected = [
-        d for d in RECORDS.values()
+        d
+        for d in RECORDS.values()
         if d["CurrencyIsoCode"] == "EUR" and d["Segment__c"] == "Mid-Market"
     ]
     assert [a.id for a in euro_mid] == ordered(expected)[:7]
@@ -321,8 +322,12 @@ async def test_correlation_id_goes_with_every_request_and_page(
 
 async def test_create_and_update_round_trip(crm: CrmClient) -> None:
     new_id = await crm.create_account(
-        {"Name": "Newco", "ParentId": parent_id(5), "CurrencyIsoCode": "EUR",
-         "Billing_Email__c": "ap@newco.example"}
+        {
+            "Name": "Newco",
+            "ParentId": parent_id(5),
+            "CurrencyIsoCode": "EUR",
+            "Billing_Email__c": "ap@newco.example",
+        }
     )
     created = await crm.get_account(new_id)
     assert (created.name, created.parent_id, created.currency) == ("Newco", parent_id(5), "EUR")
@@ -400,10 +405,15 @@ async def test_malformed_success_answers_are_source_errors() -> None:
         if request.url.path.endswith("/composite/sobjects/Account"):
             return httpx.Response(200, json=[None])  # one answer for two ids
         if request.url.path.endswith("/query"):
-            return httpx.Response(200, json={
-                "totalSize": 3, "done": False, "records": [],
-                "nextRecordsUrl": "https://evil.example/services/data/v60.0/query/x-1",
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "totalSize": 3,
+                    "done": False,
+                    "records": [],
+                    "nextRecordsUrl": "https://evil.example/services/data/v60.0/query/x-1",
+                },
+            )
         return httpx.Response(200, text="<html>maintenance</html>")
 
     async with mock_client(handler) as client:

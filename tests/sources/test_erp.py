@@ -558,9 +558,7 @@ async def test_a_row_that_does_not_match_the_wire_model_is_a_source_error() -> N
         (503, "SERVICE_UNAVAILABLE", SourceUnavailable),
     ],
 )
-async def test_error_table_then_status(
-    status: int, code: str, expected: type[SourceError]
-) -> None:
+async def test_error_table_then_status(status: int, code: str, expected: type[SourceError]) -> None:
     body = {"status": status, "o:errorDetails": [{"detail": "said", "o:errorCode": code}]}
     async with _mock_client(
         lambda request: httpx.Response(status, json=body), max_retries=0

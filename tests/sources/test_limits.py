@@ -104,9 +104,7 @@ def _stripe_429(retry_after: str = "1") -> httpx.Response:
 
 def _customer(request: httpx.Request) -> httpx.Response:
     cid = request.url.path.rsplit("/", 1)[-1]
-    return httpx.Response(
-        200, json={"id": cid, "object": "customer", "created": 1, "metadata": {}}
-    )
+    return httpx.Response(200, json={"id": cid, "object": "customer", "created": 1, "metadata": {}})
 
 
 def _mock_billing(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> Any:

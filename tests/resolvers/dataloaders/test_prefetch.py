@@ -101,8 +101,9 @@ def test_look_ahead_works_below_any_root_field(stack: Stack, latency: None) -> N
 
 def test_nothing_is_fetched_ahead_that_the_query_does_not_need(stack: Stack) -> None:
     trace = traced(
-        stack, "{ customers(first: 10) { edges { node { contracts(first: 5) { edges { node {"
-        " number status } } } } } } }"
+        stack,
+        "{ customers(first: 10) { edges { node { contracts(first: 5) { edges { node {"
+        " number status } } } } } } }",
     )
     systems = Counter(call["system"] for call in trace["calls"])
     assert set(systems) == {"CRM", "CONTRACTS"}
