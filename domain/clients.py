@@ -35,9 +35,6 @@ class Clients:
     def all(self) -> tuple[SourceClient, ...]:
         return (self.crm, self.contracts, self.billing, self.erp)
 
-    def by_system(self, system: System) -> SourceClient:
-        return {c.system: c for c in self.all()}[system]
-
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.all()))
 

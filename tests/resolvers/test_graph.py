@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 
 from api.demo import GATEWAY, Stack, start_gateway
 from api.settings import ErpSettings
@@ -20,21 +18,6 @@ def gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[s
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-@pytest.fixture
-def fault(stack: Stack) -> Iterator[Any]:
-    """``fault(system, **faults)`` injects faults; all are reset afterwards."""
-    touched: list[str] = []
-
-    def inject(system: str, **faults: Any) -> None:
-        url = stack.simulator_urls[system]
-        httpx.post(f"{url}/_sim/faults", json=faults).raise_for_status()
-        touched.append(url)
-
-    yield inject
-    for url in touched:
-        httpx.delete(f"{url}/_sim/faults")
 
 
 def accounts(stack: Stack) -> list[dict[str, Any]]:

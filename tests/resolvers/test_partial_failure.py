@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import httpx
-import pytest
 
 from api.demo import Stack
 from tests.resolvers.test_quote_to_cash import post
@@ -19,20 +15,6 @@ QUERY = """query($first: Int = 20) { customers(first: $first) { edges { node { i
     invoices { id status postingStatus erpPosting { id } }
   } } }
 } } } }"""
-
-
-@pytest.fixture
-def fault(stack: Stack) -> Iterator[Any]:
-    touched: list[str] = []
-
-    def inject(system: str, **faults: Any) -> None:
-        url = stack.simulator_urls[system]
-        httpx.post(f"{url}/_sim/faults", json=faults).raise_for_status()
-        touched.append(url)
-
-    yield inject
-    for url in touched:
-        httpx.delete(f"{url}/_sim/faults")
 
 
 def contracts_with_paths(body: dict[str, Any]) -> list[tuple[list[Any], dict[str, Any]]]:

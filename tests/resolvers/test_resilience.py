@@ -24,20 +24,6 @@ BILLING_QUERY = (
 
 
 @pytest.fixture
-def fault(stack: Stack) -> Iterator[Any]:
-    touched: list[str] = []
-
-    def inject(system: str, **faults: Any) -> None:
-        url = stack.simulator_urls[system]
-        httpx.post(f"{url}/_sim/faults", json=faults).raise_for_status()
-        touched.append(url)
-
-    yield inject
-    for url in touched:
-        httpx.delete(f"{url}/_sim/faults")
-
-
-@pytest.fixture
 def gateway(stack: Stack) -> Iterator[Any]:
     """``gateway(**settings)`` starts a gateway of its own on the stack's simulators."""
     started: list[Any] = []
