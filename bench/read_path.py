@@ -11,14 +11,12 @@ a warm-up and prints one JSON line::
 
 With ``--limits`` (the default) the simulators enforce their vendors' limits at
 the vendors' defaults (Stripe 25 requests/s per endpoint and test-mode account,
-NetSuite 5 concurrent requests, Salesforce's daily allocation), switched on
-with ``POST /_sim/limits {"enabled": true}`` right after they start;
-``throttled`` is how many requests they refused (the sum of the ``refused``
-counters of ``GET /_sim/limits``) during the measured runs. ``--client-limits``
-(the default with ``--limits``) gives each adapter the recommended client-side
-pace (``SourceConfig.rate_limit_per_s=None``: :data:`sources.limiter.VENDOR_RATES`,
-Billing 20 requests/s) until the gateway's settings expose it; without it the
-gateway meets the limits with 429s and ``Retry-After`` alone.
+NetSuite 5 concurrent requests, Salesforce's daily allocation: ``revgraph
+simulators --limits``); ``throttled`` is how many requests they refused (the
+sum of the ``refused`` counters of ``GET /_sim/limits``) during the measured
+runs. ``--client-limits`` (the default with ``--limits``) paces the gateway's
+Billing adapter as the demo does (``REVGRAPH_BILLING_RATE_LIMIT_PER_S=20``);
+without it the gateway meets the limits with 429s and ``Retry-After`` alone.
 
 ``hops`` is the number of sequential cross-system levels the query needs:
 CRM customers → CRM parents ∥ contracts → billing ∥ ERP schedules → ERP postings.
@@ -29,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import statistics
@@ -47,17 +44,16 @@ from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from api.runtime import tune_gc
-from api.settings import Settings
 from simulators.registry import SIMULATORS
 from simulators.serving import free_port_block
-from sources.base import SourceConfig
-from sources.systems import System
 
 HOPS = 4
 
 
 @contextlib.contextmanager
-def simulator_processes(customers: int, data_dir: Path) -> Iterator[dict[str, str]]:
+def simulator_processes(
+    customers: int, data_dir: Path, *, limits: bool = False
+) -> Iterator[dict[str, str]]:
     """One ``revgraph simulators --only X`` process per system (SQLite); yields URLs.
 
     Separate processes, as separate systems would be: in one process, the
@@ -80,6 +76,7 @@ def simulator_processes(customers: int, data_dir: Path) -> Iterator[dict[str, st
                 str(base),
                 "--data-dir",
                 str(data_dir / name.lower()),
+                "--limits" if limits else "--no-limits",
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -108,16 +105,6 @@ def _all_answer(urls: Iterable[str]) -> bool:
         return False
 
 
-class PacedSettings(Settings):
-    """Settings whose adapters pace themselves at the vendors' recommended rates."""
-
-    def source_configs(self) -> dict[System, SourceConfig]:
-        return {
-            system: dataclasses.replace(config, rate_limit_per_s=None)
-            for system, config in super().source_configs().items()
-        }
-
-
 def refused(client: httpx.Client, urls: Iterable[str]) -> int:
     """Requests the simulators refused for a vendor limit, so far (all kinds of limit)."""
     total = 0
@@ -141,15 +128,9 @@ def main(
     query = example("quote_to_cash")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulator_processes(customers, Path(tmp) / "simulators") as urls,
+        simulator_processes(customers, Path(tmp) / "simulators", limits=limits) as urls,
     ):
-        if limits:
-            # No CLI flag for it: switched on over the control API, at the vendors' defaults.
-            for url in urls.values():
-                httpx.post(f"{url}/_sim/limits", json={"enabled": True}).raise_for_status()
-        settings = stack_settings(urls, Path(tmp), prefix="bench")
-        if paced:
-            settings = PacedSettings.model_validate(settings.model_dump())
+        settings = stack_settings(urls, Path(tmp), prefix="bench", limits=paced)
         asyncio.run(migrate(settings))
         asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings)
