@@ -15,6 +15,7 @@ from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
 from resolvers.limits import Limits, budget_extension, document_extension
 from resolvers.node import Node, parse_global_id, resolve_nodes
+from resolvers.ownership import OwnershipRule, ownership_rules
 from resolvers.pagination import Connection
 from resolvers.revenue import ArPosting, RevenueSchedule
 from sources.errors import SourceError
@@ -54,6 +55,12 @@ class Query:
     @strawberry.field(description="Each system of record as the gateway last saw it.")
     def source_health(self, info: AppInfo) -> list[SourceHealth]:
         return source_health(info)
+
+    @strawberry.field(
+        description="Who owns what: the system of record of each field mutations can change."
+    )
+    def ownership(self) -> list[OwnershipRule]:
+        return ownership_rules()
 
 
 async def _nodes(info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
