@@ -1,7 +1,7 @@
 """Declarative models of the store; Alembic migrations must match them exactly.
 
-Only the crosswalk lives here for now; the flow journal, exception queue,
-idempotency records and audit log join this metadata in later revisions.
+The crosswalk and the idempotency records live here for now; the flow journal,
+exception queue and audit log join this metadata in later revisions.
 Tables are unqualified: on Postgres the engine's ``search_path`` picks the schema.
 """
 
@@ -55,3 +55,21 @@ class CrosswalkRunRow(Base):
     incomplete: Mapped[int] = mapped_column(Integer, nullable=False)
     ambiguous: Mapped[int] = mapped_column(Integer, nullable=False)
     orphans: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class IdempotencyKeyRow(Base):
+    """One idempotency key: who claimed it, for what, and the first result."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), nullable=False)
+    input_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    """IN_PROGRESS or COMPLETED."""
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
