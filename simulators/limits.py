@@ -38,6 +38,8 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 Clock = Callable[[], float]
 
 DAY_S = 24 * 60 * 60
@@ -396,3 +398,21 @@ class Limits:
         for name, limit in self._limits.items():
             limit.configure(settings[name])
             limit.reset_usage()
+
+
+class LimitGate:
+    """Base of a simulator's limit middleware (its ``gate``): HTTP requests go
+    through :meth:`check`, which answers the vendor's refusal or passes them on."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.check(scope, receive, send)
+
+    async def check(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulators.billing.errors import json_response
-from simulators.limits import Clock, Limits, TokenBucket
+from simulators.limits import Clock, LimitGate, Limits, TokenBucket
 
 LIVE = "LiveModeOperations"
 TEST = "TestModeOperations"
@@ -61,12 +61,11 @@ def _test_mode(scope: Scope) -> bool:
     return True  # no key: counted with the (stricter) test mode
 
 
-class StripeRateLimitGate:
+class StripeRateLimitGate(LimitGate):
     """Takes a token from the account's, the endpoint's (and Search's) bucket per request."""
 
     def __init__(self, app: ASGIApp, limits: Limits, routes: Sequence[BaseRoute]) -> None:
-        self.app = app
-        self.limits = limits
+        super().__init__(app, limits)
         self.routes = routes
 
     def _endpoint(self, scope: Scope) -> str:
@@ -76,8 +75,8 @@ class StripeRateLimitGate:
                 return f"{scope['method']} {getattr(route, 'path', scope['path'])}"
         return f"{scope['method']} {scope['path']}"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.limits.enabled:
+    async def check(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.limits.enabled:
             await self.app(scope, receive, send)
             return
         checks = [(TEST if _test_mode(scope) else LIVE, "account")]

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from simulators.erp.errors import error_response
-from simulators.limits import ConcurrencyLimiter, Limits, LimitsConfigError
+from simulators.limits import ConcurrencyLimiter, LimitGate, Limits, LimitsConfigError
 
 ACCOUNT_CONCURRENCY = "AccountConcurrency"
 TIERS: dict[str, int] = {"shared": 5, "tier1": 15}
@@ -71,17 +71,10 @@ def netsuite_limits(*, enabled: bool) -> Limits:
     return Limits({ACCOUNT_CONCURRENCY: AccountConcurrency()}, enabled=enabled)
 
 
-class ConcurrencyGate:
+class ConcurrencyGate(LimitGate):
     """Holds one of the account's slots per request; 429 when none is free."""
 
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def check(self, scope: Scope, receive: Receive, send: Send) -> None:
         limiter = self.limits.concurrency(ACCOUNT_CONCURRENCY)
         with limiter.slot(enforce=self.limits.enforced(ACCOUNT_CONCURRENCY)) as admitted:
             if not admitted:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from simulators.limits import Clock, DailyAllocation, Limits
+from simulators.limits import Clock, DailyAllocation, LimitGate, Limits
 from simulators.salesforce.errors import error_response
 
 DAILY_API_REQUESTS = "DailyApiRequests"
@@ -59,17 +59,10 @@ def limits_resource(limits: Limits) -> dict[str, Any]:
     return body
 
 
-class SalesforceLimitsGate:
+class SalesforceLimitsGate(LimitGate):
     """Counts each request against the allocation and adds ``Sforce-Limit-Info``."""
 
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def check(self, scope: Scope, receive: Receive, send: Send) -> None:
         admitted = self.limits.daily(DAILY_API_REQUESTS).consume(
             enforce=self.limits.enforced(DAILY_API_REQUESTS)
         )
