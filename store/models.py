@@ -1,7 +1,7 @@
 """Declarative models of the store; Alembic migrations must match them exactly.
 
-The crosswalk and the idempotency records live here for now; the flow journal,
-exception queue and audit log join this metadata in later revisions.
+The crosswalk, the idempotency records, the transaction journal and the exception
+queue live here; the audit log joins this metadata in a later revision.
 Tables are unqualified: on Postgres the engine's ``search_path`` picks the schema.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -73,3 +73,79 @@ class IdempotencyKeyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
+
+
+class TransactionRow(Base):
+    """One cross-system write (a flow run), by correlation id."""
+
+    __tablename__ = "transactions"
+
+    correlation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    subject: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """See :class:`domain.transactions.TransactionStatus`."""
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_system: Mapped[str | None] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), index=True)
+
+
+class TransactionStepRow(Base):
+    """One call of a transaction to one system, journaled before and after it."""
+
+    __tablename__ = "transaction_steps"
+
+    correlation_id: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey("transactions.correlation_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    step_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """See :class:`domain.transactions.StepStatus`."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_idempotency_key: Mapped[str | None] = mapped_column(String(255))
+
+
+class ExceptionItemRow(Base):
+    """A failed step waiting for an operator, in the queue its business context chose."""
+
+    __tablename__ = "exception_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    queue: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """OPEN, RETRYING or RESOLVED (see :class:`domain.exception_items.ExceptionStatus`)."""
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    subject: Mapped[str] = mapped_column(String(64), nullable=False)
+    correlation_id: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey("transactions.correlation_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    step_no: Mapped[int | None] = mapped_column(Integer)
+    system: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    """``{correlation_id}#{step_no}`` while the item is unresolved, NULL after: at most
+    one unresolved item per failed step (NULLs never collide on either backend)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(255))

@@ -35,7 +35,7 @@ async def target(tmp_path: Path, postgres_url: str | None, run_id: str) -> Async
 
 def test_one_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0002_idempotency"]
+    assert scripts.get_heads() == ["0003_journal"]
 
 
 async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
@@ -43,7 +43,7 @@ async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
     assert await current(url, schema) is None
     await upgrade(url, schema)
     await upgrade(url, schema)  # a second run is a no-op
-    assert await current(url, schema) == "0002_idempotency"
+    assert await current(url, schema) == "0003_journal"
     engine = create_engine(url, schema=schema)
     try:
         async with engine.connect() as conn:
@@ -86,7 +86,15 @@ async def test_tables_live_in_the_schema(target: Target) -> None:
                 assert (await conn.execute(text("SELECT current_schema()"))).scalar() == schema
     finally:
         await engine.dispose()
-    assert {"crosswalk_entries", "crosswalk_runs", "idempotency_keys", "alembic_version"} <= tables
+    assert {
+        "crosswalk_entries",
+        "crosswalk_runs",
+        "idempotency_keys",
+        "transactions",
+        "transaction_steps",
+        "exception_items",
+        "alembic_version",
+    } <= tables
 
 
 def test_plain_urls_get_the_async_drivers() -> None:
