@@ -201,7 +201,8 @@ class JournalRepository:
 
         Creates the step if it was not planned. The transaction becomes ``RUNNING``.
         Refused (:class:`IllegalTransition`) when the transaction is finished or the
-        step already succeeded.
+        step already succeeded; a ValueError when the step exists for another system
+        or action. Nothing is written when refused.
         """
         now = self._now()
         async with self._engine.begin() as conn:
@@ -239,6 +240,12 @@ class JournalRepository:
                 current = await self._step_row(conn, correlation_id, step_no)
                 raise IllegalTransition(
                     "step", f"{correlation_id}#{step_no}", current.status, StepStatus.RUNNING
+                )
+            if (row.system, row.action) != (System(system).value, action):
+                # Rolls the whole start back: a flow's step numbers must not drift.
+                raise ValueError(
+                    f"step {correlation_id}#{step_no} is {row.action} on {row.system},"
+                    f" not {action} on {system}"
                 )
             return _step(row)
 

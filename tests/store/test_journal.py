@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.transactions import (
@@ -16,6 +17,7 @@ from domain.transactions import (
     TransactionStatus,
 )
 from sources.systems import System
+from store.database import create_engine
 from store.journal import JournalRepository, TransactionNotFound
 
 
@@ -151,6 +153,19 @@ async def test_a_pending_step_cannot_finish(journal: JournalRepository) -> None:
         await journal.step_finished("c-4", 2, StepStatus.SUCCEEDED)
 
 
+async def test_a_step_keeps_its_system_and_action(journal: JournalRepository) -> None:
+    await journal.begin("c-5", ACTIVATE, "800A5", plan=PLAN)
+    with pytest.raises(ValueError, match="CREATE_SUBSCRIPTION on BILLING, not POST_INVOICE on ERP"):
+        await journal.step_started("c-5", 2, System.ERP, StepAction.POST_INVOICE)
+    tx = await journal.get("c-5")
+    assert tx is not None
+    assert (tx.status, tx.steps[1].status, tx.steps[1].attempts) == (
+        TransactionStatus.PENDING,
+        StepStatus.PENDING,
+        0,
+    )
+
+
 async def test_list_is_filtered_and_keyset_paged_newest_first(
     journal: JournalRepository, clock: Clock
 ) -> None:
@@ -240,3 +255,33 @@ async def test_concurrent_starts_of_an_unplanned_step(journal: JournalRepository
         *[journal.step_started("c-10", 1, System.ERP, StepAction.POST_INVOICE) for _ in range(10)]
     )
     assert sorted(s.attempts for s in starts) == list(range(1, 11))
+
+
+async def test_two_engines_starting_one_step_on_postgres_count_every_attempt(
+    store_engine: AsyncEngine, postgres_url: str | None, clock: Clock
+) -> None:
+    """Two gateway replicas resume one flow at once: two engines, two pools."""
+    if postgres_url is None:
+        pytest.skip("two gateway processes share Postgres, not an embedded SQLite file")
+    async with store_engine.connect() as conn:
+        schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+    other = create_engine(postgres_url, schema=schema)
+    try:
+        journals = [
+            JournalRepository(store_engine, clock=clock),
+            JournalRepository(other, clock=clock),
+        ]
+        await journals[0].begin("c-11", ACTIVATE, "800A11", plan=PLAN)
+        starts = await asyncio.gather(
+            *[
+                journals[i % 2].step_started(
+                    "c-11", 3, System.ERP, StepAction.CREATE_REVENUE_SCHEDULE
+                )
+                for i in range(30)
+            ]
+        )
+        assert sorted(s.attempts for s in starts) == list(range(1, 31))
+        tx = await journals[1].get("c-11")
+        assert tx is not None and tx.steps[2].attempts == 30
+    finally:
+        await other.dispose()
