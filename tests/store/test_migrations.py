@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -101,3 +102,20 @@ def test_plain_urls_get_the_async_drivers() -> None:
     assert normalize_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert normalize_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
     assert normalize_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_0003_journal_downgrades_and_upgrades_again(target: Target) -> None:
+    url, schema = target
+    await upgrade(url, schema, "0002_idempotency")
+    await upgrade(url, schema)
+    engine = create_engine(url, schema=schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda sync: command.downgrade(alembic_config(sync), "0002_idempotency")
+            )
+    finally:
+        await engine.dispose()
+    assert await current(url, schema) == "0002_idempotency"
+    await upgrade(url, schema)
+    assert await current(url, schema) == "0003_journal"
