@@ -34,6 +34,7 @@ with :meth:`Limits.enforced` telling whether a limit is switched on.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -400,7 +401,7 @@ class Limits:
             limit.reset_usage()
 
 
-class LimitGate:
+class LimitGate(ABC):
     """Base of a simulator's limit middleware (its ``gate``): HTTP requests go
     through :meth:`check`, which answers the vendor's refusal or passes them on."""
 
@@ -414,5 +415,6 @@ class LimitGate:
             return
         await self.check(scope, receive, send)
 
+    @abstractmethod
     async def check(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Refuse the request as the vendor would, or pass it to ``self.app``."""

@@ -14,12 +14,11 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.crosswalk_types import (
@@ -30,6 +29,7 @@ from domain.crosswalk_types import (
     LinkStatus,
 )
 from store.models import CrosswalkEntryRow, CrosswalkRunRow
+from store.portable import as_utc, insert_for, utcnow
 
 __all__ = [
     "CrosswalkEntry",
@@ -48,10 +48,6 @@ _BATCH = 1000
 """Rows per INSERT: well under SQLite's bound-parameter limit with 8 columns."""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _row(entry: CrosswalkEntry, now: datetime) -> dict[str, Any]:
     return {
         "canonical_id": entry.canonical_id,
@@ -67,7 +63,7 @@ def _row(entry: CrosswalkEntry, now: datetime) -> dict[str, Any]:
 
 def dump_entry(entry: CrosswalkEntry) -> bytes:
     """An entry as compact JSON (for the cache)."""
-    row = _row(entry, entry.updated_at or _utcnow())
+    row = _row(entry, entry.updated_at or utcnow())
     row["updated_at"] = row["updated_at"].isoformat()
     return json.dumps(row, separators=(",", ":")).encode()
 
@@ -80,10 +76,7 @@ def load_entry(data: bytes) -> CrosswalkEntry:
 
 
 def _entry(row: Any) -> CrosswalkEntry:
-    updated = row.updated_at
-    if updated is not None and updated.tzinfo is None:
-        # SQLite keeps no offset; everything is written in UTC.
-        updated = updated.replace(tzinfo=UTC)
+    updated = as_utc(row.updated_at)
     return CrosswalkEntry(
         canonical_id=row.canonical_id,
         crm_id=row.crm_id,
@@ -109,7 +102,7 @@ class CrosswalkRepository:
 
         Returns the run's id when a run is recorded.
         """
-        now = _utcnow()
+        now = utcnow()
         rows = [_row(e, now) for e in entries]
         async with self._engine.begin() as conn:
             await conn.execute(delete(_ENTRIES))
@@ -119,16 +112,12 @@ class CrosswalkRepository:
 
     async def upsert(self, entries: Iterable[CrosswalkEntry]) -> None:
         """Insert or update entries by canonical id (e.g. after onboarding one customer)."""
-        now = _utcnow()
+        now = utcnow()
         rows = [_row(e, now) for e in entries]
         if not rows:
             return
         async with self._engine.begin() as conn:
-            insert = (
-                postgresql.insert(_ENTRIES)
-                if conn.dialect.name == "postgresql"
-                else sqlite.insert(_ENTRIES)
-            )
+            insert = insert_for(conn, _ENTRIES)
             updated = {c: insert.excluded[c] for c in rows[0] if c != "canonical_id"}
             statement = insert.on_conflict_do_update(index_elements=["canonical_id"], set_=updated)
             for start in range(0, len(rows), _BATCH):

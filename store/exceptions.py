@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.exception_items import (
@@ -31,6 +30,7 @@ from domain.exception_items import (
 from domain.transactions import IllegalTransition
 from sources.systems import System
 from store.models import ExceptionItemRow
+from store.portable import as_utc, insert_for, utcnow
 
 __all__ = ["ExceptionNotFound", "ExceptionRepository"]
 
@@ -41,18 +41,8 @@ class ExceptionNotFound(LookupError):
     """No exception item with this id."""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _item(row: Any) -> ExceptionItem:
-    created, updated = _aware(row.created_at), _aware(row.updated_at)
+    created, updated = as_utc(row.created_at), as_utc(row.updated_at)
     assert created is not None and updated is not None
     return ExceptionItem(
         id=row.id,
@@ -69,7 +59,7 @@ def _item(row: Any) -> ExceptionItem:
         action=row.action,
         error_code=row.error_code,
         last_error=row.last_error,
-        resolved_at=_aware(row.resolved_at),
+        resolved_at=as_utc(row.resolved_at),
         resolution_note=row.resolution_note,
         resolved_by=row.resolved_by,
     )
@@ -82,7 +72,7 @@ def _open_key(correlation_id: str, step_no: int | None) -> str:
 class ExceptionRepository:
     """Opens, retries, resolves and lists exception items through an :class:`AsyncEngine`."""
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -110,11 +100,7 @@ class ExceptionRepository:
         now = self._now()
         key = _open_key(correlation_id, step_no)
         async with self._engine.begin() as conn:
-            insert = (
-                postgresql.insert(_ITEMS)
-                if conn.dialect.name == "postgresql"
-                else sqlite.insert(_ITEMS)
-            )
+            insert = insert_for(conn, _ITEMS)
             row = (
                 await conn.execute(
                     insert.values(

@@ -25,16 +25,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.models import IdempotencyKeyRow
+from store.portable import as_utc, insert_for, utcnow
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -121,15 +121,6 @@ def input_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite keeps no offset; everything is written in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 class IdempotencyRepository:
     """Claims, completes and expires idempotency keys through an :class:`AsyncEngine`."""
 
@@ -137,7 +128,7 @@ class IdempotencyRepository:
         self,
         engine: AsyncEngine,
         retention: timedelta = DEFAULT_RETENTION,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._engine = engine
         self.retention = retention
@@ -157,11 +148,7 @@ class IdempotencyRepository:
             "expires_at": expires,
         }
         async with self._engine.begin() as conn:
-            insert = (
-                postgresql.insert(_KEYS)
-                if conn.dialect.name == "postgresql"
-                else sqlite.insert(_KEYS)
-            )
+            insert = insert_for(conn, _KEYS)
             inserted = await conn.execute(
                 insert.values(key=key, **fresh)
                 .on_conflict_do_nothing(index_elements=["key"])
@@ -183,7 +170,7 @@ class IdempotencyRepository:
             return Conflict(key, row.operation)
         if row.status == KeyStatus.COMPLETED:
             return Replay(key, row.result)
-        return InProgress(key, _aware(row.created_at))
+        return InProgress(key, as_utc(row.created_at))
 
     async def complete(self, key: str, result: Any) -> bool:
         """Store the JSON-able ``result`` of the claimed operation; False if not in progress."""

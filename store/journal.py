@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, exists, false, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.transactions import (
@@ -41,6 +40,7 @@ from domain.transactions import (
 )
 from sources.systems import System
 from store.models import TransactionRow, TransactionStepRow
+from store.portable import as_utc, insert_for, utcnow
 
 __all__ = ["JournalRepository", "TransactionNotFound"]
 
@@ -50,17 +50,6 @@ _STEPS = cast(Table, TransactionStepRow.__table__)
 
 class TransactionNotFound(LookupError):
     """No transaction (or no such step of it) under this correlation id."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite keeps no offset; everything is written in UTC.
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _utc(value: datetime) -> datetime:
@@ -77,8 +66,8 @@ def _step(row: Any) -> Step:
         action=row.action,
         status=StepStatus(row.status),
         attempts=row.attempts,
-        started_at=_aware(row.started_at),
-        finished_at=_aware(row.finished_at),
+        started_at=as_utc(row.started_at),
+        finished_at=as_utc(row.finished_at),
         latency_ms=row.latency_ms,
         error_code=row.error_code,
         error_message=row.error_message,
@@ -88,7 +77,7 @@ def _step(row: Any) -> Step:
 
 
 def _transaction(row: Any, steps: Iterable[Step] = ()) -> Transaction:
-    started = _aware(row.started_at)
+    started = as_utc(row.started_at)
     assert started is not None
     return Transaction(
         correlation_id=row.correlation_id,
@@ -96,7 +85,7 @@ def _transaction(row: Any, steps: Iterable[Step] = ()) -> Transaction:
         subject=row.subject,
         status=TransactionStatus(row.status),
         started_at=started,
-        completed_at=_aware(row.completed_at),
+        completed_at=as_utc(row.completed_at),
         current_system=System(row.current_system) if row.current_system else None,
         idempotency_key=row.idempotency_key,
         steps=tuple(steps),
@@ -116,16 +105,10 @@ def _decode_cursor(after: str) -> tuple[datetime, str]:
         raise ValueError(f"invalid cursor {after!r}") from exc
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 class JournalRepository:
     """Writes and reads the transaction journal through an :class:`AsyncEngine`."""
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -150,7 +133,7 @@ class JournalRepository:
         now = self._now()
         async with self._engine.begin() as conn:
             inserted = await conn.execute(
-                _insert(conn, _TX)
+                insert_for(conn, _TX)
                 .values(
                     correlation_id=correlation_id,
                     kind=kind,
@@ -209,7 +192,7 @@ class JournalRepository:
             # Lock the transaction row first: concurrent starts of its steps queue here.
             await self._move(conn, correlation_id, TransactionStatus.RUNNING, {})
             from_statuses = [s.value for s in step_sources_of(StepStatus.RUNNING)]
-            insert = _insert(conn, _STEPS).values(
+            insert = insert_for(conn, _STEPS).values(
                 correlation_id=correlation_id,
                 step_no=step_no,
                 system=System(system).value,
@@ -271,7 +254,7 @@ class JournalRepository:
         now = self._now()
         async with self._engine.begin() as conn:
             current = await self._step_row(conn, correlation_id, step_no)
-            started_at = _aware(current.started_at)
+            started_at = as_utc(current.started_at)
             latency = (
                 round((now - started_at).total_seconds() * 1000) if started_at is not None else None
             )

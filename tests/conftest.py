@@ -143,6 +143,24 @@ async def store_engine(
 
 
 @pytest.fixture
+async def second_engine(
+    store_engine: AsyncEngine, postgres_url: str | None
+) -> AsyncIterator[AsyncEngine]:
+    """Another engine (its own pool) on the same store, as a second gateway replica has.
+
+    Only Postgres is shared by several processes; on the embedded SQLite store the
+    test is skipped (CI runs it in its Postgres pass).
+    """
+    if postgres_url is None:
+        pytest.skip("two gateway processes share Postgres, not an embedded SQLite file")
+    async with store_engine.connect() as conn:
+        schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+    other = create_engine(postgres_url, schema=schema)
+    yield other
+    await other.dispose()
+
+
+@pytest.fixture
 def crosswalk_repo(store_engine: AsyncEngine) -> CrosswalkRepository:
     return CrosswalkRepository(store_engine)
 

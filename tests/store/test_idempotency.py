@@ -8,10 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.database import create_engine
 from store.idempotency import (
     Claimed,
     Conflict,
@@ -127,24 +125,16 @@ async def test_fifty_concurrent_takeovers_of_an_expired_key_have_one_winner(
 
 
 async def test_two_engines_racing_on_postgres_have_one_winner(
-    store_engine: AsyncEngine, postgres_url: str | None, clock: Clock
+    store_engine: AsyncEngine, second_engine: AsyncEngine, clock: Clock
 ) -> None:
     """Two gateway processes share one Postgres: two engines, two connection pools."""
-    if postgres_url is None:
-        pytest.skip("two gateway processes share Postgres, not an embedded SQLite file")
-    async with store_engine.connect() as conn:
-        schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
-    other = create_engine(postgres_url, schema=schema)
-    try:
-        repos = [
-            IdempotencyRepository(store_engine, clock=clock),
-            IdempotencyRepository(other, clock=clock),
-        ]
-        h = input_hash(ACTIVATE)
-        for key in ("k9", "k10", "k11"):
-            outcomes = await asyncio.gather(
-                *[repos[i % 2].claim(key, "activateContract", h) for i in range(50)]
-            )
-            assert sum(isinstance(o, Claimed) for o in outcomes) == 1
-    finally:
-        await other.dispose()
+    repos = [
+        IdempotencyRepository(store_engine, clock=clock),
+        IdempotencyRepository(second_engine, clock=clock),
+    ]
+    h = input_hash(ACTIVATE)
+    for key in ("k9", "k10", "k11"):
+        outcomes = await asyncio.gather(
+            *[repos[i % 2].claim(key, "activateContract", h) for i in range(50)]
+        )
+        assert sum(isinstance(o, Claimed) for o in outcomes) == 1

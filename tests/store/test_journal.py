@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.transactions import (
@@ -17,7 +16,6 @@ from domain.transactions import (
     TransactionStatus,
 )
 from sources.systems import System
-from store.database import create_engine
 from store.journal import JournalRepository, TransactionNotFound
 
 
@@ -258,30 +256,20 @@ async def test_concurrent_starts_of_an_unplanned_step(journal: JournalRepository
 
 
 async def test_two_engines_starting_one_step_on_postgres_count_every_attempt(
-    store_engine: AsyncEngine, postgres_url: str | None, clock: Clock
+    store_engine: AsyncEngine, second_engine: AsyncEngine, clock: Clock
 ) -> None:
     """Two gateway replicas resume one flow at once: two engines, two pools."""
-    if postgres_url is None:
-        pytest.skip("two gateway processes share Postgres, not an embedded SQLite file")
-    async with store_engine.connect() as conn:
-        schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
-    other = create_engine(postgres_url, schema=schema)
-    try:
-        journals = [
-            JournalRepository(store_engine, clock=clock),
-            JournalRepository(other, clock=clock),
+    journals = [
+        JournalRepository(store_engine, clock=clock),
+        JournalRepository(second_engine, clock=clock),
+    ]
+    await journals[0].begin("c-11", ACTIVATE, "800A11", plan=PLAN)
+    starts = await asyncio.gather(
+        *[
+            journals[i % 2].step_started("c-11", 3, System.ERP, StepAction.CREATE_REVENUE_SCHEDULE)
+            for i in range(30)
         ]
-        await journals[0].begin("c-11", ACTIVATE, "800A11", plan=PLAN)
-        starts = await asyncio.gather(
-            *[
-                journals[i % 2].step_started(
-                    "c-11", 3, System.ERP, StepAction.CREATE_REVENUE_SCHEDULE
-                )
-                for i in range(30)
-            ]
-        )
-        assert sorted(s.attempts for s in starts) == list(range(1, 31))
-        tx = await journals[1].get("c-11")
-        assert tx is not None and tx.steps[2].attempts == 30
-    finally:
-        await other.dispose()
+    )
+    assert sorted(s.attempts for s in starts) == list(range(1, 31))
+    tx = await journals[1].get("c-11")
+    assert tx is not None and tx.steps[2].attempts == 30
