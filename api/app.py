@@ -4,7 +4,8 @@ Routes: ``/graphql`` (POST, GET for queries, GraphiQL for browsers; the HTTP
 rules are :mod:`api.graphql_view`'s), ``/healthz`` (the process answers),
 ``/readyz`` (the store, the cache and every source answer, and the crosswalk
 is built: :mod:`api.crosswalk_keeper`), ``/metrics``
-(Prometheus, :mod:`api.metrics`). Every response carries ``X-Correlation-ID``.
+(Prometheus, :mod:`api.metrics`), ``/webhooks/{system}`` (signed events from the
+sources: :mod:`api.webhooks`). Every response carries ``X-Correlation-ID``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
 from api.resources import Resources
 from api.settings import Settings
+from api.webhooks import webhook_routes
 
 READY_TIMEOUT_S = 3.0
 """How long ``/readyz`` waits for one dependency before calling it not ready."""
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *webhook_routes(),
             assets_route(),  # GraphiQL's JS and CSS, served offline
         ],
         # Outermost first: the id is on every response, even the masked 500 that

@@ -550,6 +550,25 @@ def serve(
     uvicorn.run(gateway, host=host, port=port, loop="uvloop", log_config=_log_config())
 
 
+@app.command()
+def worker() -> None:
+    """Run durable flows only: resume the flows of replicas that died (no HTTP).
+
+    Configured like ``serve`` (environment / settings file); ``serve`` runs the
+    same worker inside the gateway unless REVGRAPH_FLOWS_WORKER=false.
+    """
+    import asyncio
+
+    from api.lifespan import StartupError
+    from api.settings import Settings
+    from api.worker import run_worker
+
+    try:
+        asyncio.run(run_worker(Settings()))
+    except StartupError as exc:
+        raise _fail(f"[red]Cannot start the worker:[/] {_escape(str(exc))}") from None
+
+
 @schema_app.command("export")
 def schema_export(
     output: Annotated[

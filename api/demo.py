@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.types import ASGIApp
 
 from api.app import create_app
@@ -83,8 +84,9 @@ def stack_settings(
     breakers: bool = True,
     limits: bool = False,
 ) -> Settings:
-    """Gateway settings for simulators at ``urls`` with their demo credentials (the
-    only place those are used); the store under ``data_dir`` (SQLite) or in schema
+    """Gateway settings for simulators at ``urls`` with their demo credentials and
+    webhook secrets (the only place those are used); the store under ``data_dir``
+    (SQLite) or in schema
     ``{prefix}_gateway`` of a Postgres ``database_url``.
 
     ``breakers=False`` turns the sources' circuit breakers off: for a test stack
@@ -95,23 +97,46 @@ def stack_settings(
     """
     postgres = database_url is not None and is_postgres(database_url)
     off = {} if breakers else {"breaker_failures": 0}
+    secrets = {name: [spec.webhook_secret] for name, spec in SIMULATORS.items()}
     return Settings(
         database_url=database_url or f"sqlite+aiosqlite:///{data_dir / 'revgraph.sqlite3'}",
         database_schema=f"{prefix}_gateway" if postgres else None,
         redis_url=redis_url,
         redis_prefix=f"{prefix}:",
-        crm=CrmSettings(url=urls["CRM"], token=SIMULATORS["CRM"].token, **off),
+        crm=CrmSettings(
+            url=urls["CRM"],
+            token=SIMULATORS["CRM"].token,
+            webhook_secrets=secrets["CRM"],
+            **off,
+        ),
         contracts=ContractsSettings(
-            url=urls["CONTRACTS"], token=SIMULATORS["CONTRACTS"].token, **off
+            url=urls["CONTRACTS"],
+            token=SIMULATORS["CONTRACTS"].token,
+            webhook_secrets=secrets["CONTRACTS"],
+            **off,
         ),
         billing=BillingSettings(
             url=urls["BILLING"],
             token=SIMULATORS["BILLING"].token,
+            webhook_secrets=secrets["BILLING"],
             rate_limit_per_s=BILLING_RATE_PER_S if limits else 0.0,
             **off,
         ),
-        erp=ErpSettings(url=urls["ERP"], token=SIMULATORS["ERP"].token, **off),
+        erp=ErpSettings(
+            url=urls["ERP"],
+            token=SIMULATORS["ERP"].token,
+            webhook_secrets=secrets["ERP"],
+            **off,
+        ),
     )
+
+
+def point_webhooks(simulator_urls: Mapping[str, str], gateway_url: str) -> None:
+    """Make every simulator send its webhooks to the gateway's ``/webhooks/{system}``."""
+    with httpx.Client(timeout=10.0) as client:
+        for name, url in simulator_urls.items():
+            target = f"{gateway_url}/webhooks/{name.lower()}"
+            client.post(f"{url}/_sim/webhooks", json={"url": target}).raise_for_status()
 
 
 async def migrate(settings: Settings) -> None:
@@ -152,14 +177,16 @@ def start_stack(
     schema_prefix: str = "revgraph_demo",
     breakers: bool = True,
     limits: bool = False,
+    worker: bool = True,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
-    the gateway.
+    the gateway, and point the simulators' webhooks at it.
 
     ``base_port``/``gateway_port`` 0 pick free ports. Without ``database_url``
     everything lives in SQLite files under ``data_dir``; with a Postgres URL the
     simulators and the store use schemas ``{schema_prefix}_*``. ``limits`` turns
     the vendors' limits on in the simulators and paces the gateway's adapters.
+    ``worker=False`` leaves abandoned flows to other processes (tests of recovery).
     """
     data = generate(customers, seed)
     postgres = database_url is not None and is_postgres(database_url)
@@ -182,10 +209,14 @@ def start_stack(
             breakers=breakers,
             limits=limits,
         )
+        if not worker:
+            flows = settings.flows.model_copy(update={"worker": False})
+            settings = settings.model_copy(update={"flows": flows})
         asyncio.run(migrate(settings))
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings, host=host, port=gateway_port)
         servers.append(gateway)
+        point_webhooks(urls, gateway.urls[GATEWAY])
     except BaseException:
         for started in reversed(servers):
             started.stop()

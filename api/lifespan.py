@@ -5,7 +5,9 @@ when a source has no credential or when the store is not at the code's
 migration head (``revgraph db upgrade`` migrates; no replica migrates on its
 own). Then it opens the :class:`~api.resources.Resources`, starts the
 :class:`~api.crosswalk_keeper.CrosswalkKeeper` and yields the lifespan state
-every request sees as ``request.state``: ``resources`` and ``crosswalk``.
+every request sees as ``request.state``: ``resources``, ``crosswalk`` and
+``webhooks`` (the :class:`~api.webhooks.WebhookDispatcher`, draining the inbox
+in the background; flows register their handlers on it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from api.crosswalk_keeper import CrosswalkKeeper
 from api.metrics import Metrics
 from api.resources import Resources
 from api.settings import Settings
+from api.webhooks import WebhookDispatcher
 from domain.crosswalk import CrosswalkBuilder
+from domain.flows.triggers import triggers
 from sources.systems import System
 from store.migrate import current, head, known
 
@@ -96,11 +100,18 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
                 resources.repository,
             ),
         )
+        dispatcher = WebhookDispatcher(resources.inbox)
+        for system, prefix, handler in triggers(resources.runner):
+            dispatcher.register(system, prefix, handler)
         metrics.watch(resources.clients.all())
         try:
             await keeper.start()
-            yield {"resources": resources, "crosswalk": keeper}
+            if settings.flows.worker:
+                resources.runner.start_worker()
+            await dispatcher.start()
+            yield {"resources": resources, "crosswalk": keeper, "webhooks": dispatcher}
         finally:
+            await dispatcher.stop()
             await keeper.stop()
             metrics.unwatch()
             await resources.close()

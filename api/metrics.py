@@ -20,6 +20,15 @@ Metric                                           Labels
 ``revgraph_upstream_circuit_opened_total``       system (times the breaker opened)
 ``revgraph_upstream_fast_failures_total``        system (calls refused by an open breaker)
 ``revgraph_upstream_retries_denied_total``       system (retries the retry budget refused)
+``revgraph_step_latency_seconds``                system, quantile (0.5, 0.95; succeeded steps)
+``revgraph_step_latency_samples``                system (succeeded steps measured)
+``revgraph_duplicates_prevented_total``          kind (idempotent_replay, webhook_duplicate)
+``revgraph_activation_cycle_seconds``            quantile (0.5): approved → ERP schedule
+``revgraph_activation_cycle_avg_seconds``        (none)
+``revgraph_activations_measured``                (none)
+``revgraph_posting_success_ratio``               (none; absent until a posting finished)
+``revgraph_open_exceptions``                     queue (unresolved items now)
+``revgraph_flow_metrics_refreshed_timestamp_seconds``  when the flow metrics were read
 ===============================================  =====================================
 
 GraphQL ``outcome`` is ``ok`` (no errors), ``partial`` (data and errors),
@@ -30,6 +39,18 @@ read at scrape time from each source client's ``health`` (a
 successes are ``requests - errors`` at query time (a separate ``ok`` counter
 could not stay monotonic while calls are in flight).
 
+The flow metrics (``revgraph_step_latency_*`` to ``revgraph_open_exceptions``) come
+from the store (:class:`store.flow_metrics.FlowMetricsRepository`): a scrape of
+``/metrics`` re-reads them first (:meth:`Metrics.refresh_flows`, called by
+:class:`MetricsMiddleware`) unless they were read less than
+:data:`FLOW_REFRESH_S` ago, so however often Prometheus scrapes, the store sees
+at most one bounded read per :data:`FLOW_REFRESH_S`. Latency, activation cycle
+and posting success cover the last :data:`FLOW_WINDOW_S`; duplicates prevented
+count every idempotency key and webhook event the store still holds (purging
+expired keys lowers it, which Prometheus reads as a counter reset); open
+exceptions are the current count. A failed read keeps the last values (see
+the refreshed timestamp).
+
 Label values that clients control are bounded: operation names beyond
 :data:`MAX_OPERATION_NAMES` distinct ones count as ``other``, unknown HTTP
 methods as ``OTHER``, unrouted paths as ``unmatched``.
@@ -37,21 +58,29 @@ methods as ``OTHER``, unrouted paths as ``unmatched``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.flow_metrics import FlowMetrics
 from sources.base import SourceClient
 from sources.breaker import BreakerState
 from sources.systems import System
+from store.flow_metrics import FlowMetricsRepository
+
+logger = logging.getLogger("revgraph.metrics")
 
 MAX_OPERATION_NAMES = 200
 """Distinct operation-name label values per app; later names count as ``other``."""
@@ -60,6 +89,14 @@ _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 # Documents larger than this are labelled without being cached (the cache holds query texts).
 _CACHEABLE_DOCUMENT_CHARS = 64_000
 _PARSE_MAX_TOKENS = 5000
+
+FLOW_WINDOW_S = 3600.0
+"""Latency, activation cycle and posting success on ``/metrics`` cover this long."""
+
+FLOW_REFRESH_S = 10.0
+"""Scrapes within this long of the last read of the flow metrics reuse it."""
+
+METRICS_PATH = "/metrics"
 
 SourcesProvider = Callable[[], Iterable[SourceClient]]
 
@@ -104,6 +141,12 @@ class Metrics:
         self._watched: tuple[SourceClient, ...] = ()
         self.registry.register(UpstreamCollector(lambda: (*self._watched, *sources())))
         self.registry.register(ResilienceCollector(lambda: (*self._watched, *sources())))
+        self.flows = FlowCollector()
+        self.registry.register(self.flows)
+        self.flow_window_s = FLOW_WINDOW_S
+        self.flow_refresh_s = FLOW_REFRESH_S
+        self._flows_read_at: float | None = None
+        self._flows_refreshing = False
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
 
@@ -133,6 +176,30 @@ class Metrics:
     def observe_upstream(self, system: System, outcome: str, seconds: float) -> None:
         """A source client's observer (:attr:`sources.base.SourceClient.observers`)."""
         self.upstream_duration.labels(str(system), outcome).observe(seconds)
+
+    async def refresh_flows(self, engine: AsyncEngine, *, force: bool = False) -> None:
+        """Re-read the flow metrics from the store, unless read within ``flow_refresh_s``.
+
+        Called before ``/metrics`` renders. While a read is under way, other
+        scrapes serve the previous values; a failed read keeps them (logged).
+        """
+        now = time.monotonic()
+        fresh = self._flows_read_at is not None and now - self._flows_read_at < self.flow_refresh_s
+        if self._flows_refreshing or (fresh and not force):
+            return
+        self._flows_refreshing = True
+        try:
+            repository = FlowMetricsRepository(engine)
+            since = datetime.now(UTC) - timedelta(seconds=self.flow_window_s)
+            windowed = await repository.compute(since)
+            replays, webhook_duplicates = await repository.duplicates_prevented()
+        except Exception:  # the store failing must not fail the scrape
+            logger.warning("could not read the flow metrics from the store", exc_info=True)
+            return
+        finally:
+            self._flows_refreshing = False
+        self._flows_read_at = now
+        self.flows.snapshot = FlowSnapshot(windowed, replays, webhook_duplicates, time.time())
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition (Prometheus text, or OpenMetrics if asked) and its content type."""
@@ -260,6 +327,12 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if scope["path"] == METRICS_PATH and scope["method"] == "GET":
+            # The flow metrics live in the store: read them (async) before the
+            # endpoint renders the registry (sync). The store is the lifespan's.
+            resources = scope.get("state", {}).get("resources")
+            if resources is not None:
+                await self.metrics.refresh_flows(resources.engine)
         responded = False
 
         async def send_and_observe(message: Message) -> None:
@@ -337,5 +410,114 @@ class ResilienceCollector:
                 "revgraph_upstream_retries_denied",
                 "Retries the retry budget refused (retries are capped at a share of traffic).",
                 labels=["system"],
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class FlowSnapshot:
+    """The flow metrics as last read from the store."""
+
+    windowed: FlowMetrics
+    """Since :data:`FLOW_WINDOW_S` ago (open exceptions: now)."""
+    idempotent_replays: int
+    """Every key the store still holds."""
+    webhook_duplicates: int
+    """Every webhook event the store still holds."""
+    read_at: float
+    """Unix time."""
+
+
+class FlowCollector:
+    """The flow metrics of the last :meth:`Metrics.refresh_flows` (nothing before one)."""
+
+    def __init__(self) -> None:
+        self.snapshot: FlowSnapshot | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        snapshot = self.snapshot
+        if snapshot is not None:
+            latency, samples, duplicates, cycle, cycle_avg, cycles, posting, open_, read = families
+            flows = snapshot.windowed
+            for entry in flows.step_latency:
+                system = str(entry.system)
+                samples.add_metric([system], entry.steps)
+                for quantile, ms in (("0.5", entry.p50_ms), ("0.95", entry.p95_ms)):
+                    if ms is not None:
+                        latency.add_metric([system, quantile], ms / 1000)
+            duplicates.add_metric(["idempotent_replay"], snapshot.idempotent_replays)
+            duplicates.add_metric(["webhook_duplicate"], snapshot.webhook_duplicates)
+            activation = flows.activation_cycle
+            cycles.add_metric([], activation.count)
+            if activation.p50_s is not None:
+                cycle.add_metric(["0.5"], activation.p50_s)
+            if activation.avg_s is not None:
+                cycle_avg.add_metric([], activation.avg_s)
+            rate = flows.postings.success_rate
+            if rate is not None:
+                posting.add_metric([], rate)
+            for queue, count in flows.open_exceptions:
+                open_.add_metric([str(queue)], count)
+            read.add_metric([], snapshot.read_at)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+    ]:
+        window = f"over the last {FLOW_WINDOW_S:g} s"
+        return (
+            GaugeMetricFamily(
+                "revgraph_step_latency_seconds",
+                f"Latency of flow steps that succeeded, per system, {window}.",
+                labels=["system", "quantile"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_step_latency_samples",
+                f"Flow steps that succeeded with a latency, per system, {window}.",
+                labels=["system"],
+            ),
+            CounterMetricFamily(
+                "revgraph_duplicates_prevented",
+                "Duplicates prevented: idempotent replays and deduplicated webhook deliveries.",
+                labels=["kind"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_activation_cycle_seconds",
+                f"Contract approved to revenue schedule created in the ERP, {window}.",
+                labels=["quantile"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_activation_cycle_avg_seconds",
+                f"Average activation cycle time, {window}.",
+            ),
+            GaugeMetricFamily(
+                "revgraph_activations_measured",
+                f"Activations whose cycle time was measured, {window}.",
+            ),
+            GaugeMetricFamily(
+                "revgraph_posting_success_ratio",
+                f"POST_INVOICE transactions completed of those finished, {window}.",
+            ),
+            GaugeMetricFamily(
+                "revgraph_open_exceptions",
+                "Unresolved exception items per queue.",
+                labels=["queue"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_flow_metrics_refreshed_timestamp_seconds",
+                "When the flow metrics were last read from the store (Unix time).",
             ),
         )

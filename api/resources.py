@@ -7,7 +7,10 @@ tunes the process: ``revgraph db upgrade`` migrates, the CLI entry points tune.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,10 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.settings import Settings
 from domain.clients import Clients, build_clients
 from domain.crosswalk_lookup import ClientLinkSources, CrosswalkLookup
+from domain.flows.commands import Commands
+from domain.flows.engine import FlowPolicy, FlowRunner
+from domain.flows.registry import FLOWS
+from domain.flows.services import FlowServices
+from domain.transactions import Transaction, TransactionKind
 from store.cache import Cache, open_cache
 from store.crosswalk import CrosswalkRepository
 from store.database import create_engine
+from store.exceptions import ExceptionRepository
+from store.idempotency import IdempotencyRepository
+from store.inbox import WebhookInbox
+from store.journal import JournalRepository
 from store.pubsub import PubSub, open_pubsub
+
+_RELINKING = frozenset({TransactionKind.CREATE_CUSTOMER, TransactionKind.UPDATE_CUSTOMER})
 
 
 @dataclass
@@ -32,6 +46,11 @@ class Resources:
     repository: CrosswalkRepository
     crosswalk: CrosswalkLookup
     clients: Clients
+    inbox: WebhookInbox
+    runner: FlowRunner
+    """Runs this process's flows and resumes abandoned ones (the worker)."""
+    commands: Commands
+    """What every mutation goes through: idempotency, checks, start, wait."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Resources:
@@ -42,17 +61,45 @@ class Resources:
         repository = CrosswalkRepository(engine)
         # New CRM accounts are linked on demand from the systems themselves.
         sources = ClientLinkSources(clients.crm, clients.billing, clients.erp)
+        crosswalk = CrosswalkLookup(repository, cache, sources=sources)
+        flows = settings.flows
+
+        async def finished(tx: Transaction) -> None:
+            if tx.kind in _RELINKING:  # a customer's links changed: forget cached entries
+                await crosswalk.invalidate()
+
+        runner = FlowRunner(
+            specs=FLOWS,
+            services=FlowServices(clients, repository),
+            journal=JournalRepository(engine),
+            exceptions=ExceptionRepository(engine),
+            owner=flows.worker_id or f"{socket.gethostname()}:{os.getpid()}",
+            policy=FlowPolicy(
+                step_attempts=flows.step_attempts,
+                backoff_s=flows.backoff_s,
+                lease_s=flows.lease_s,
+                poll_s=flows.poll_s,
+            ),
+            on_finished=finished,
+        )
+        idempotency = IdempotencyRepository(
+            engine, retention=timedelta(hours=flows.idempotency_retention_h)
+        )
         return cls(
             settings=settings,
             engine=engine,
             cache=cache,
             pubsub=pubsub,
             repository=repository,
-            crosswalk=CrosswalkLookup(repository, cache, sources=sources),
+            crosswalk=crosswalk,
             clients=clients,
+            inbox=WebhookInbox(engine),
+            runner=runner,
+            commands=Commands(runner, idempotency, wait_s=flows.wait_s),
         )
 
     async def close(self) -> None:
+        await self.runner.aclose()
         await self.clients.aclose()
         await self.pubsub.aclose()
         await self.cache.aclose()

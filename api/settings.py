@@ -19,7 +19,10 @@ Variable                       Meaning (default)
 ``REVGRAPH_<SYSTEM>_RETRY_BUDGET``      retries as a share of its traffic (0.2)
 ``REVGRAPH_<SYSTEM>_RATE_LIMIT_PER_S``  client-side rate limit, shared via Redis (0: none)
 ``REVGRAPH_<SYSTEM>_MAX_THROTTLE_RETRIES``  retries of a 429 within the deadline (4)
+``REVGRAPH_<SYSTEM>_WEBHOOK_SECRETS``  its webhook signing secrets, a JSON list (none)
 ``REVGRAPH_REQUEST_DEADLINE_S``  every client request ends within this (10.0)
+``REVGRAPH_FLOWS_<NAME>``      durable flows: ``WAIT_S``, ``STEP_ATTEMPTS``, ``LEASE_S``,
+                               ``IDEMPOTENCY_RETENTION_H``, ``WORKER`` ... (see FlowSettings)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -86,6 +89,8 @@ class SourceSettings(BaseModel):
     """Retries of a call the vendor refused for a limit (429), within the deadline."""
     max_retry_after_s: float = Field(default=10.0, ge=0)
     """A ``Retry-After`` longer than this is not waited for."""
+    webhook_secrets: list[str] = Field(default_factory=list)
+    """Secrets its webhooks are signed with; several while one is being rotated."""
 
 
 # One class per source so a partial override (only REVGRAPH_CRM_TOKEN, or one key in
@@ -110,6 +115,29 @@ class BillingSettings(SourceSettings):
 
 class ErpSettings(SourceSettings):
     url: str = "http://127.0.0.1:8004"
+
+
+class FlowSettings(BaseModel):
+    """Durable flows, idempotency and the worker (``REVGRAPH_FLOWS_<NAME>``)."""
+
+    idempotency_retention_h: float = Field(default=24.0, gt=0)
+    """How long an idempotency key keeps its first result."""
+    wait_s: float = Field(default=8.0, ge=0)
+    """How long a mutation waits for its flow before answering with it still RUNNING."""
+    step_attempts: int = Field(default=4, ge=1)
+    """Attempts of a step that fails retryably before it becomes an exception item."""
+    backoff_s: float = Field(default=0.2, ge=0)
+    """First retry delay of a step (doubled each attempt, with jitter)."""
+    lease_s: float = Field(default=15.0, gt=0)
+    """A running flow's lease: another worker resumes it after this long without renewal."""
+    step_slo_s: float = Field(default=30.0, gt=0)
+    """A step running longer than this is reported ``delayed``."""
+    worker: bool = True
+    """Run the flow worker (recovery of abandoned flows) inside ``serve``."""
+    worker_id: str | None = None
+    """This worker's stable name (default: host name and process id)."""
+    poll_s: float = Field(default=2.0, gt=0)
+    """How often the worker looks for flows to resume."""
 
 
 class Settings(BaseSettings):
@@ -141,6 +169,7 @@ class Settings(BaseSettings):
     contracts: ContractsSettings = Field(default_factory=lambda: ContractsSettings())
     billing: BillingSettings = Field(default_factory=lambda: BillingSettings())
     erp: ErpSettings = Field(default_factory=lambda: ErpSettings())
+    flows: FlowSettings = Field(default_factory=lambda: FlowSettings())
 
     @classmethod
     def settings_customise_sources(

@@ -5,10 +5,12 @@ that matches the failed step (its error class, its system, the business area of
 its action) names the queue.
 
 * **PLATFORM**: the call never got a business answer — auth, timeouts, 5xx,
-  unavailable, throttled, a reply in an unexpected shape. Whatever the step was,
-  someone fixes the pipe, not the data.
+  unavailable, throttled, a reply in an unexpected shape — on a customer or
+  contract step; and a rejected credential on any step. Someone fixes the pipe,
+  not the data.
 * **FINANCE_OPS**: amount variances, and any other failure of a posting or
-  revenue step (AR posting, revenue schedules, recognition).
+  revenue step (AR posting, revenue schedules, recognition), outages included:
+  a schedule left unrevised is finance's month-end problem whatever broke.
 * **SALES_OPS**: the system rejected customer or contract data (validation,
   conflict, a missing record), notably 4xx from CRM and Contracts.
 * Anything else lands on PLATFORM: an unknown failure is for engineers first.
@@ -174,9 +176,12 @@ DATA_ERRORS = _set(ErrorClass.VALIDATION, ErrorClass.CONFLICT, ErrorClass.NOT_FO
 
 _Q = ExceptionQueue
 ROUTES: tuple[Route, ...] = (
-    Route(_Q.PLATFORM, errors=PLATFORM_ERRORS),
+    Route(_Q.PLATFORM, errors=_set(ErrorClass.AUTH)),
     Route(_Q.FINANCE_OPS, errors=_set(ErrorClass.AMOUNT_VARIANCE)),
+    # Business context first: an amendment whose ERP schedule could not be revised
+    # (ERP down) is finance's month-end risk, whatever broke the call.
     Route(_Q.FINANCE_OPS, areas=frozenset({Area.FINANCE})),
+    Route(_Q.PLATFORM, errors=PLATFORM_ERRORS),
     Route(_Q.SALES_OPS, errors=DATA_ERRORS, areas=frozenset({Area.CUSTOMER, Area.CONTRACT})),
     Route(_Q.SALES_OPS, errors=DATA_ERRORS, systems=frozenset({System.CRM, System.CONTRACTS})),
     Route(_Q.PLATFORM),

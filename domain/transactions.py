@@ -24,9 +24,11 @@ a ``SUCCEEDED`` step never does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sources.systems import System
 
@@ -189,6 +191,8 @@ class Step:
     """The id the step created (or upserted) in its system."""
     vendor_idempotency_key: str | None = None
     """The key sent to the vendor (Stripe ``Idempotency-Key``, NetSuite ``eid:``)."""
+    result: Mapping[str, Any] | None = None
+    """The system's answer, as the flow recorded it (a resumed flow reuses it)."""
 
     def is_delayed(self, slo: timedelta, now: datetime) -> bool:
         """Running for longer than ``slo``."""
@@ -212,6 +216,11 @@ class Transaction:
     """The system that last took the change (its latest succeeded step)."""
     idempotency_key: str | None = None
     steps: tuple[Step, ...] = ()
+    input: Mapping[str, Any] | None = None
+    """The flow's input (what a resumed flow runs with)."""
+    lease_owner: str | None = None
+    """The worker running the flow now, if any."""
+    lease_until: datetime | None = None
 
     @property
     def finished(self) -> bool:

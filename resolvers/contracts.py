@@ -21,6 +21,8 @@ from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.context import AppInfo, Derived
 from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
+from resolvers.operations import Transaction, transactions_connection
+from resolvers.pagination import Connection
 from sources.errors import SourceError
 from sources.systems import System
 
@@ -276,6 +278,15 @@ class Contract(Node):
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.CONTRACT, self.key)]
+
+    @strawberry.field(
+        description="The transactions (flows) that changed this contract, newest first; "
+        "read from the gateway's journal, no upstream call."
+    )
+    async def timeline(
+        self, info: AppInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Transaction] | None:
+        return await transactions_connection(info, first=first, after=after, subject=self.key)
 
 
 async def contract_by_number(info: AppInfo, number: str) -> Contract | None:

@@ -14,7 +14,9 @@ from resolvers.errors import SourceFailureReport, UserInputError
 from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
 from resolvers.limits import Limits, budget_extension, document_extension
+from resolvers.mutations import Mutation
 from resolvers.node import Node, parse_global_id, resolve_nodes
+from resolvers.operations import OperationsQuery
 from resolvers.ownership import OwnershipRule, ownership_rules
 from resolvers.pagination import Connection
 from resolvers.revenue import ArPosting, RevenueSchedule
@@ -22,7 +24,7 @@ from sources.errors import SourceError
 
 
 @strawberry.type
-class Query:
+class Query(OperationsQuery):
     @strawberry.field(description="Any entity by its global id.")
     async def node(self, info: AppInfo, id: strawberry.ID) -> Node | None:
         (found,) = await _nodes(info, [id])
@@ -99,6 +101,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     limits = limits or Limits()
     return RevgraphSchema(
         query=Query,
+        mutation=Mutation,
         types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
         extensions=[
             document_extension(limits),

@@ -60,6 +60,7 @@ class Cluster:
                 base_url=urls[name],
                 token=spec.token,
                 webhook_url=self.webhook_url,
+                webhook_secret=spec.webhook_secret,
                 limits_enabled=self.limits_enabled,
             )
             apps[name] = spec.factory()(self.stores[name], config)

@@ -1,4 +1,5 @@
-"""The four simulators: where their app factories live, default ports and tokens."""
+"""The four simulators: where their app factories live, default ports, tokens and
+webhook secrets."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class SimulatorSpec:
     factory_path: str
     port_offset: int
     token: str
+    webhook_secret: str
+    """What its outbound webhooks are signed with."""
 
     def factory(self) -> AppFactory:
         module, attr = self.factory_path.split(":")
@@ -36,11 +39,21 @@ class SimulatorSpec:
 SIMULATORS: dict[str, SimulatorSpec] = {
     spec.name: spec
     for spec in (
-        SimulatorSpec("CRM", "simulators.crm.app:create_app", 1, "demo-crm-token"),
         SimulatorSpec(
-            "CONTRACTS", "simulators.contracts.app:create_app", 2, "demo-contracts-token"
+            "CRM", "simulators.crm.app:create_app", 1, "demo-crm-token", "rgsec_demo_crm"
         ),
-        SimulatorSpec("BILLING", "simulators.billing.app:create_app", 3, "sk_test_demo"),
-        SimulatorSpec("ERP", "simulators.erp.app:create_app", 4, "demo-erp-token"),
+        SimulatorSpec(
+            "CONTRACTS",
+            "simulators.contracts.app:create_app",
+            2,
+            "demo-contracts-token",
+            "rgsec_demo_contracts",
+        ),
+        SimulatorSpec(
+            "BILLING", "simulators.billing.app:create_app", 3, "sk_test_demo", "whsec_demo"
+        ),
+        SimulatorSpec(
+            "ERP", "simulators.erp.app:create_app", 4, "demo-erp-token", "rgsec_demo_erp"
+        ),
     )
 }

@@ -8,6 +8,7 @@ and Postgres settle atomically. Everyone else reads the row:
 
 * same operation and input, finished → :class:`Replay` of the stored result;
 * same operation and input, still running → :class:`InProgress`;
+  (either counts one more ``replays``: a duplicate prevented)
 * different operation or input → :class:`Conflict` (the mutation answers
   ``IDEMPOTENCY_KEY_REUSED``).
 
@@ -166,8 +167,12 @@ class IdempotencyRepository:
             if taken_over.first() is not None:
                 return Claimed(key, expires)
             row = (await conn.execute(select(_KEYS).where(_KEYS.c.key == key))).one()
-        if row.operation != operation or row.input_hash != input_hash:
-            return Conflict(key, row.operation)
+            if row.operation != operation or row.input_hash != input_hash:
+                return Conflict(key, row.operation)
+            # A duplicate prevented: counted for flowMetrics and /metrics.
+            await conn.execute(
+                update(_KEYS).where(_KEYS.c.key == key).values(replays=_KEYS.c.replays + 1)
+            )
         if row.status == KeyStatus.COMPLETED:
             return Replay(key, row.result)
         return InProgress(key, as_utc(row.created_at))

@@ -28,6 +28,7 @@ from sqlalchemy import Table, and_, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.transactions import (
+    FINISHED,
     DelayedStep,
     IllegalTransition,
     Step,
@@ -46,6 +47,7 @@ __all__ = ["JournalRepository", "TransactionNotFound"]
 
 _TX = cast(Table, TransactionRow.__table__)
 _STEPS = cast(Table, TransactionStepRow.__table__)
+_RUNNABLE = [TransactionStatus.PENDING.value, TransactionStatus.RUNNING.value]
 
 
 class TransactionNotFound(LookupError):
@@ -73,6 +75,7 @@ def _step(row: Any) -> Step:
         error_message=row.error_message,
         created_id=row.created_id,
         vendor_idempotency_key=row.vendor_idempotency_key,
+        result=row.result,
     )
 
 
@@ -89,6 +92,9 @@ def _transaction(row: Any, steps: Iterable[Step] = ()) -> Transaction:
         current_system=System(row.current_system) if row.current_system else None,
         idempotency_key=row.idempotency_key,
         steps=tuple(steps),
+        input=row.input,
+        lease_owner=row.lease_owner,
+        lease_until=as_utc(row.lease_until),
     )
 
 
@@ -123,12 +129,17 @@ class JournalRepository:
         *,
         idempotency_key: str | None = None,
         plan: Sequence[tuple[System, str]] = (),
+        input: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        lease_s: float = 0.0,
     ) -> Transaction:
         """Record a new ``PENDING`` transaction, with its planned steps as ``PENDING``.
 
-        Idempotent: beginning an existing correlation id again returns it unchanged
-        (a resumed flow re-runs its first line); a different kind or subject under the
-        same id is a ValueError.
+        With ``owner`` the new transaction is leased to that worker for ``lease_s``
+        in the same statement, so a flow whose starter dies before its first step
+        is still found and resumed by another worker. Idempotent: beginning an
+        existing correlation id again returns it unchanged (a resumed flow re-runs
+        its first line); a different kind or subject under the same id is a ValueError.
         """
         now = self._now()
         async with self._engine.begin() as conn:
@@ -143,6 +154,9 @@ class JournalRepository:
                     completed_at=None,
                     current_system=None,
                     idempotency_key=idempotency_key,
+                    input=dict(input) if input is not None else None,
+                    lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease_s) if owner else None,
                 )
                 .on_conflict_do_nothing(index_elements=["correlation_id"])
                 .returning(_TX.c.correlation_id)
@@ -241,8 +255,10 @@ class JournalRepository:
         created_id: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> Step:
-        """Journal a call's answer: ``SUCCEEDED`` (with ``created_id``) or ``FAILED``.
+        """Journal a call's answer: ``SUCCEEDED`` (with ``created_id`` and the
+        ``result`` a resumed flow reuses) or ``FAILED``.
 
         Only a ``RUNNING`` step finishes; a ``FAILED`` one needs ``error_code``. A
         succeeded step makes its system the transaction's ``current_system``.
@@ -272,6 +288,7 @@ class JournalRepository:
                     finished_at=now,
                     latency_ms=latency,
                     created_id=created_id,
+                    result=dict(result) if result is not None else None,
                     error_code=error_code if status == StepStatus.FAILED else None,
                     error_message=error_message if status == StepStatus.FAILED else None,
                 )
@@ -316,6 +333,85 @@ class JournalRepository:
         assert tx is not None
         return tx
 
+    async def set_subject(self, correlation_id: str, subject: str) -> None:
+        """Name the transaction's subject once it exists (e.g. the id a create made)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(_TX).where(_TX.c.correlation_id == correlation_id).values(subject=subject)
+            )
+
+    # --- leases: which worker runs an unfinished flow ------------------------------
+
+    async def acquire(self, correlation_id: str, owner: str, lease_s: float) -> Transaction | None:
+        """Lease an unfinished, runnable flow to ``owner`` for ``lease_s``; None if another
+        worker holds a live lease (or the flow is finished or parked).
+
+        One conditional UPDATE, so of two workers racing for an abandoned flow
+        exactly one wins.
+        """
+        now = self._now()
+        async with self._engine.begin() as conn:
+            taken = await conn.execute(
+                update(_TX)
+                .where(
+                    _TX.c.correlation_id == correlation_id,
+                    _TX.c.status.in_(_RUNNABLE),
+                    or_(
+                        _TX.c.lease_owner.is_(None),
+                        _TX.c.lease_owner == owner,
+                        _TX.c.lease_until < now,
+                    ),
+                )
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                .returning(_TX.c.correlation_id)
+            )
+            if taken.first() is None:
+                return None
+            return await self._load(conn, correlation_id)
+
+    async def renew(self, correlation_id: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s lease; False when it lost the flow to another worker."""
+        async with self._engine.begin() as conn:
+            renewed = await conn.execute(
+                update(_TX)
+                .where(_TX.c.correlation_id == correlation_id, _TX.c.lease_owner == owner)
+                .values(lease_until=self._now() + timedelta(seconds=lease_s))
+                .returning(_TX.c.correlation_id)
+            )
+            return renewed.first() is not None
+
+    async def release(self, correlation_id: str, owner: str) -> None:
+        """Give the lease up (the flow finished, parked, or its worker stops)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(_TX)
+                .where(_TX.c.correlation_id == correlation_id, _TX.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def abandoned(self, limit: int = 100) -> builtins.list[str]:
+        """Unfinished flows whose lease ran out (their worker died), oldest first."""
+        query = (
+            select(_TX.c.correlation_id)
+            .where(_TX.c.status.in_(_RUNNABLE), _TX.c.lease_until < self._now())
+            .order_by(_TX.c.started_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [row.correlation_id for row in await conn.execute(query)]
+
+    async def unfinished_for(self, subject: str) -> builtins.list[Transaction]:
+        """The subject's transactions that are not finished (running or parked), oldest first."""
+        query = (
+            select(_TX)
+            .where(_TX.c.subject == subject, _TX.c.status.not_in([s.value for s in FINISHED]))
+            .order_by(_TX.c.started_at)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            steps = await self._steps_of(conn, [r.correlation_id for r in rows])
+        return [_transaction(r, steps.get(r.correlation_id, ())) for r in rows]
+
     async def get(self, correlation_id: str) -> Transaction | None:
         """The transaction with its steps in order, or None."""
         async with self._engine.connect() as conn:
@@ -330,8 +426,10 @@ class JournalRepository:
         since: datetime | None = None,
         first: int = 50,
         after: str | None = None,
+        subject: str | None = None,
     ) -> TransactionPage:
-        """Transactions newest first, filtered; ``system`` = has a step in that system."""
+        """Transactions newest first, filtered; ``system`` = has a step in that system,
+        ``subject`` = what it changes (a contract's id: its timeline)."""
         if first < 1:
             raise ValueError("first must be positive")
         query = select(_TX)
@@ -339,6 +437,8 @@ class JournalRepository:
             query = query.where(_TX.c.status == status.value)
         if kind is not None:
             query = query.where(_TX.c.kind == kind)
+        if subject is not None:
+            query = query.where(_TX.c.subject == subject)
         if since is not None:
             query = query.where(_TX.c.started_at >= _utc(since))
         if system is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -73,6 +73,8 @@ class IdempotencyKeyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
+    replays: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    """How often the first result was replayed (a duplicate prevented)."""
 
 
 class TransactionRow(Base):
@@ -91,6 +93,12 @@ class TransactionRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     current_system: Mapped[str | None] = mapped_column(String(16))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    input: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    """The flow's input, so any replica can resume it."""
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    """The worker running the flow now (None: nobody)."""
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    """Past this instant without a renewal, another worker may take the flow over."""
 
 
 class TransactionStepRow(Base):
@@ -116,6 +124,8 @@ class TransactionStepRow(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_id: Mapped[str | None] = mapped_column(String(255))
     vendor_idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    """The system's answer (what a resumed flow reuses instead of calling again)."""
 
 
 class ExceptionItemRow(Base):
@@ -149,3 +159,24 @@ class ExceptionItemRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class WebhookEventRow(Base):
+    """One verified webhook event, stored before it is acknowledged."""
+
+    __tablename__ = "webhook_events"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    """The object the event is about (events of one subject apply in order)."""
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """RECEIVED, APPLIED, SUPERSEDED (older than one already applied) or FAILED."""
+    payload: Mapped[Any] = mapped_column(JSON, nullable=False)
+    duplicates: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    """Deliveries of the same event after the first (deduplicated)."""
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)

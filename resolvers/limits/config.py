@@ -61,6 +61,17 @@ class Limits:
                 "ArPosting.sources": 4,
                 "Query.sourceHealth": 4,
                 "RevenueSchedule.lines": 12,
+                # A flow has a handful of steps (at most one per system and action).
+                "Transaction.steps": 6,
+                "Transaction.openExceptions": 2,
+                "FlowMetrics.stepLatency": 4,
+                "FlowMetrics.openExceptions": 3,
+                "CustomerPayload.userErrors": 3,
+                "ContractPayload.userErrors": 3,
+                "InvoicePayload.userErrors": 3,
+                "RevenuePayload.userErrors": 3,
+                "ExceptionPayload.userErrors": 3,
+                "TransactionPayload.userErrors": 3,
             }
         )
     )

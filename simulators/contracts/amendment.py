@@ -105,7 +105,7 @@ async def amend(org: SalesforceOrg, contract_id: str, amendment: Amendment) -> D
     """Apply ``amendment`` to an Activated contract; returns the updated contract."""
     sobject = org.sobject(CONTRACT)
     store = org.store
-    async with org.write_lock:
+    async with org.writing():
         contract = org.get(sobject, contract_id)
         status = contract.get("Status")
         if status != "Activated":
@@ -156,6 +156,7 @@ async def amend(org: SalesforceOrg, contract_id: str, amendment: Amendment) -> D
             store, updated, reason=amendment.reason, effective_date=amendment.effective_date
         )
         await store.put(VERSION, record_id, record)
+        org.changed(sobject, "updated", updated)
     return updated
 
 

@@ -14,6 +14,7 @@ from simulators.config import SimulatorConfig
 from simulators.contracts.amendment import amendment_openapi, amendment_routes
 from simulators.contracts.objects import CONTRACT_OBJECTS
 from simulators.openapi import OpenApiDocument
+from simulators.record_events import RecordEvents
 from simulators.salesforce.openapi import salesforce_document
 from simulators.salesforce.org import SalesforceOrg
 from simulators.salesforce.routes import build_salesforce_simulator
@@ -27,8 +28,9 @@ def openapi_document() -> OpenApiDocument:
 
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
     """The Contracts simulator app over ``store`` (kinds Contract, ContractLineItem,
-    ContractVersion__c)."""
-    org = SalesforceOrg(store, CONTRACT_OBJECTS)
+    ContractVersion__c); every change made through the API, amendments included,
+    is a signed webhook (``Contract.updated`` ...: :mod:`simulators.record_events`)."""
+    org = SalesforceOrg(store, CONTRACT_OBJECTS, events=RecordEvents(config))
     return build_salesforce_simulator(
         "CONTRACTS",
         org,

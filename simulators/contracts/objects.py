@@ -48,6 +48,9 @@ CONTRACT_TYPE = SObjectType(
         read_only("TotalValue__c", FieldType.CURRENCY),
         read_only("ActivatedDate", FieldType.DATETIME),
         FieldSpec("TerminatedDate__c", FieldType.DATE),
+        # An integration's external id: the gateway creates contracts by upsert on it,
+        # so a retried create lands on the same record.
+        FieldSpec("Integration_Key__c", FieldType.STRING, external_id=True),
         FieldSpec("RenewalOf__c", FieldType.REFERENCE, reference_to=CONTRACT),
         _standard["CreatedDate"],
         _standard["LastModifiedDate"],
@@ -73,6 +76,7 @@ LINE_TYPE = SObjectType(
         FieldSpec("UnitPrice", FieldType.CURRENCY, required=True),
         FieldSpec("BillingFrequency__c", FieldType.PICKLIST, picklist=FREQUENCIES),
         read_only("Version__c", FieldType.INT),
+        FieldSpec("Integration_Key__c", FieldType.STRING, external_id=True),
     ),
     behavior=LineRules(),
 )

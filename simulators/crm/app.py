@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from simulators.config import SimulatorConfig
 from simulators.openapi import OpenApiDocument
+from simulators.record_events import RecordEvents
 from simulators.salesforce.errors import SalesforceError
 from simulators.salesforce.openapi import salesforce_document
 from simulators.salesforce.org import SalesforceOrg
@@ -78,7 +79,7 @@ def openapi_document() -> OpenApiDocument:
 
 
 def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
-    """The CRM simulator app over ``store`` (records of kind ``Account``)."""
-    return build_salesforce_simulator(
-        "CRM", SalesforceOrg(store, [ACCOUNT]), config, openapi=openapi_document()
-    )
+    """The CRM simulator app over ``store`` (records of kind ``Account``); every change
+    is a signed webhook (``Account.created`` ...: :mod:`simulators.record_events`)."""
+    org = SalesforceOrg(store, [ACCOUNT], events=RecordEvents(config))
+    return build_salesforce_simulator("CRM", org, config, openapi=openapi_document())

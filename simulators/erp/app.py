@@ -29,7 +29,10 @@ With limits on (``/_sim/limits``), NetSuite's account concurrency governance
 answers 429 ``CONCURRENCY_LIMIT_EXCEEDED`` (:mod:`simulators.erp.limits`).
 ``GET/POST /_sim/suiteql`` shows and changes the account preferences SuiteQL
 answers by (``{"date_format": "M/D/YYYY", "legacy_list_names": true}``, see
-:class:`simulators.erp.tables.SuiteQLSettings`).
+:class:`simulators.erp.tables.SuiteQLSettings`). Every record written through
+the API is a signed webhook (``invoice.created``,
+``customrecord_rg_revsched.updated`` ...: :mod:`simulators.record_events`),
+configured with ``/_sim/webhooks``.
 
 Paging follows NetSuite's rules: ``limit`` 1..1000 (default 1000), ``offset`` a
 multiple of ``limit``; otherwise 400 ``INVALID_PARAMETER``. SuiteQL without
@@ -80,7 +83,8 @@ from simulators.erp.tables import (
     tables,
 )
 from simulators.openapi import openapi_routes
-from simulators.storage import DocumentStore
+from simulators.record_events import Action, RecordEvents
+from simulators.storage import Document, DocumentStore
 
 RECORD_PATH = "/services/rest/record/v1"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
@@ -115,7 +119,11 @@ def create_app(store: DocumentStore, config: SimulatorConfig) -> Starlette:
         "ERP",
         routes,
         vendor,
-        extra_control=[*api.control_routes(), *openapi_routes(erp_document())],
+        extra_control=[
+            *api.control_routes(),
+            *api.events.sender.control_routes(),
+            *openapi_routes(erp_document()),
+        ],
         limits=limits,
         gate=lambda inner: ConcurrencyGate(inner, limits),
     )
@@ -138,7 +146,8 @@ def _guard(handler: Handler) -> Handler:
 
 class _ErpApi:
     def __init__(self, store: DocumentStore, config: SimulatorConfig) -> None:
-        self.records = Records(store)
+        self.events = RecordEvents(config)
+        self.records = Records(store, on_change=self._changed)
         self.settings = SuiteQLSettings()
         self.tables = tables(store, self.settings)
         self.base_url = config.base_url.rstrip("/")
@@ -148,6 +157,11 @@ class _ErpApi:
         self._results: OrderedDict[str, tuple[int, Result]] = OrderedDict()
 
     # records -----------------------------------------------------------------
+
+    def _changed(self, type_name: str, action: Action, doc: Document) -> None:
+        """A record was written: announce it as the REST API shows it."""
+        record = self.presenter.record(record_type(type_name), doc)
+        self.events.emit(type_name, action, str(doc["id"]), record)
 
     async def record(self, request: Request) -> Response:
         type_name = request.path_params["record_type"]

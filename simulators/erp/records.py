@@ -17,6 +17,10 @@ reused while the simulator runs). A revenue schedule's
 ``custrecord_rg_recognized_total`` is read-only: it is recomputed as the sum of
 its recognized lines whenever a line is created, changed or deleted, as
 NetSuite keeps a revenue plan's recognized total.
+
+Every record created, changed (the recomputed total included) or deleted is
+reported to the ``on_change`` listener, under the write lock, in the order of
+the writes (the app sends them as webhooks: :mod:`simulators.record_events`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,11 @@ from enum import StrEnum
 from typing import Any
 
 from simulators.erp.errors import NetSuiteError
+from simulators.record_events import Action
 from simulators.storage import Document, DocumentStore
+
+ChangeListener = Callable[[str, Action, Document], None]
+"""Told ``(record type, action, stored record)`` after each write."""
 
 EID_PREFIX = "eid:"
 
@@ -221,8 +229,9 @@ class Records:
     write that follows it cannot interleave with another request's.
     """
 
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, on_change: ChangeListener | None = None) -> None:
         self.store = store
+        self._on_change = on_change
         self._lock = asyncio.Lock()
         self._next_ids: dict[str, int] = {}
         # externalId → internal id per type, and schedule → line ids, kept by this
@@ -322,6 +331,7 @@ class Records:
                 )
             await self.store.delete(type_name, doc_id)
             self._synced = self.store.version  # the indexes are updated below
+            self._changed(type_name, "deleted", current)
             eid = current.get("externalId")
             if eid is not None:
                 self._eid_index(type_name).pop(eid, None)
@@ -332,6 +342,10 @@ class Records:
                     await self._recompute_recognized(schedule_id)
 
     # internals ---------------------------------------------------------------
+
+    def _changed(self, type_name: str, action: Action, doc: Document) -> None:
+        if self._on_change is not None:
+            self._on_change(type_name, action, doc)
 
     def _check_synced(self) -> None:
         """Drop the derived indexes if the store changed behind this class's back."""
@@ -421,6 +435,7 @@ class Records:
     ) -> None:
         await self.store.put(rtype.name, doc_id, doc)
         self._synced = self.store.version  # the indexes are updated below
+        self._changed(rtype.name, "created" if previous is None else "updated", doc)
         eids = self._eid_index(rtype.name)
         if previous is not None and previous.get("externalId") is not None:
             eids.pop(str(previous["externalId"]), None)
@@ -452,9 +467,9 @@ class Records:
             return
         recognized = json_number(self._recognized_sum(schedule_id))
         if schedule.get("custrecord_rg_recognized_total") != recognized:
-            await self.store.put(
-                SCHEDULE, schedule_id, {**schedule, "custrecord_rg_recognized_total": recognized}
-            )
+            updated = {**schedule, "custrecord_rg_recognized_total": recognized}
+            await self.store.put(SCHEDULE, schedule_id, updated)
+            self._changed(SCHEDULE, "updated", updated)
         self._synced = self.store.version
 
     # validation --------------------------------------------------------------

@@ -10,14 +10,23 @@ Deleting a record deletes the records whose *required* reference points at it
 (lookups: a child account's ``ParentId``), without running their hooks, as
 Salesforce's cascade does. Deleted records are gone: ``queryAll`` answers like
 ``query`` (the simulator keeps no recycle bin).
+
+With :class:`~simulators.record_events.RecordEvents`, every record the API
+creates, updates or deletes is announced as a signed webhook
+(``Account.updated`` ...) once its write succeeded: writes run inside
+:meth:`SalesforceOrg.writing`, which sends the changes made under it when it
+ends without an error (an allOrNone rollback sends none). Records changed only
+by hooks or cascades are not announced, as they run no triggers either.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from simulators.record_events import Action, RecordEvents
 from simulators.salesforce.cursors import QueryCursors
 from simulators.salesforce.errors import (
     MultipleChoices,
@@ -52,13 +61,21 @@ ROLLED_BACK = {
 class SalesforceOrg:
     """The records of one org and the operations its REST API exposes."""
 
-    def __init__(self, store: DocumentStore, sobjects: Sequence[SObjectType]) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        sobjects: Sequence[SObjectType],
+        *,
+        events: RecordEvents | None = None,
+    ) -> None:
         self.store = store
+        self.events = events
         self.sobjects: dict[str, SObjectType] = {s.name.lower(): s for s in sobjects}
         self.cursors = QueryCursors()
         # Hooks read and write several records across awaits (the store writes to
         # SQL): one lock keeps each write and its hooks atomic for other requests.
         self.write_lock = asyncio.Lock()
+        self._changes: list[tuple[SObjectType, Action, Document]] = []
 
     def sobject(self, name: str) -> SObjectType:
         """The object named in a URL; NOT_FOUND (as Salesforce answers) if unknown."""
@@ -169,6 +186,24 @@ class SalesforceOrg:
 
     # -- writes ------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """The write lock; the changes recorded under it (:meth:`changed`) are announced
+        when the block ends without an error."""
+        async with self.write_lock:
+            self._changes.clear()
+            yield
+            changes, self._changes = self._changes, []
+            # Still under the lock: events leave in the order the writes happened.
+            if self.events is not None:
+                for sobject, action, doc in changes:
+                    self.events.emit(sobject.name, action, doc["Id"], self.render(sobject, doc))
+
+    def changed(self, sobject: SObjectType, action: Action, doc: Document) -> None:
+        """Announce ``doc``'s change when the current :meth:`writing` block succeeds."""
+        if self.events is not None:
+            self._changes.append((sobject, action, doc))
+
     async def insert(self, sobject: SObjectType, body: Any) -> Document:
         """Create a record from a REST body; returns the stored document."""
         if not sobject.createable:
@@ -176,7 +211,7 @@ class SalesforceOrg:
                 400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {sobject.name}"
             )
         values = coerce_write(sobject, _json_object(body), creating=True)
-        async with self.write_lock:
+        async with self.writing():
             return await self._insert(sobject, values)
 
     async def _insert(self, sobject: SObjectType, values: Document) -> Document:
@@ -189,6 +224,7 @@ class SalesforceOrg:
         await sobject.behavior.before_insert(self.store, doc)
         await self.store.put(sobject.name, doc["Id"], doc)
         await sobject.behavior.after_write(self.store, doc, None)
+        self.changed(sobject, "created", doc)
         return doc
 
     async def update(self, sobject: SObjectType, record_id: str, body: Any) -> Document:
@@ -197,7 +233,7 @@ class SalesforceOrg:
             raise SalesforceError(
                 400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {sobject.name}"
             )
-        async with self.write_lock:
+        async with self.writing():
             current = self.get(sobject, record_id)
             values = coerce_write(sobject, _json_object(body), creating=False)
             return await self._update(sobject, current, values)
@@ -210,6 +246,7 @@ class SalesforceOrg:
         await sobject.behavior.before_update(self.store, current, doc, values)
         await self.store.put(sobject.name, current["Id"], doc)
         await sobject.behavior.after_write(self.store, doc, current)
+        self.changed(sobject, "updated", doc)
         return doc
 
     async def upsert(
@@ -224,7 +261,7 @@ class SalesforceOrg:
                 f"The value of {spec.name} in the request body must match the URL",
                 fields=[spec.name],
             )
-        async with self.write_lock:
+        async with self.writing():
             matches = self.find_by(sobject, spec, value)
             if len(matches) > 1:
                 raise self.multiple_choices(sobject, matches)
@@ -244,7 +281,7 @@ class SalesforceOrg:
         """Delete a record (NOT_FOUND if there is none)."""
         if not sobject.deletable:
             raise _not_allowed(sobject, "deleted")
-        async with self.write_lock:
+        async with self.writing():
             await self._delete(sobject, self.get(sobject, record_id))
 
     async def _delete(self, sobject: SObjectType, doc: Document) -> None:
@@ -254,6 +291,7 @@ class SalesforceOrg:
         await self.store.delete(sobject.name, doc["Id"])
         await self._cascade(sobject, doc["Id"])
         await sobject.behavior.after_delete(self.store, doc)
+        self.changed(sobject, "deleted", doc)
 
     async def _cascade(self, sobject: SObjectType, record_id: str) -> None:
         for child in self.sobjects.values():
@@ -284,7 +322,7 @@ class SalesforceOrg:
         check_collection_size(len(records))
         results: list[dict[str, Any]] = []
         undo: list[tuple[SObjectType, str, Document | None]] = []
-        async with self.write_lock:
+        async with self.writing():
             for record in records:
                 record_id = record.get("Id") if isinstance(record, dict) else None
                 try:
@@ -305,6 +343,7 @@ class SalesforceOrg:
                     if all_or_none:
                         break
             if all_or_none and len(undo) < len(records):
+                self._changes.clear()  # nothing happened: nothing to announce
                 for sobject, record_id, previous in reversed(undo):
                     if previous is None:
                         await self.store.delete(sobject.name, record_id)
@@ -360,7 +399,7 @@ class SalesforceOrg:
         """``DELETE /composite/sobjects?ids=...``: one result per id, in order."""
         check_collection_size(len(ids))
         results: list[dict[str, Any]] = []
-        async with self.write_lock:
+        async with self.writing():
             targets: list[tuple[SObjectType, Document] | SalesforceError] = [
                 self._find_any(record_id) for record_id in ids
             ]

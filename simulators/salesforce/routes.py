@@ -306,8 +306,9 @@ def build_salesforce_simulator(
 
     Also serves ``/_sim/requests`` (see :mod:`simulators.salesforce.requestlog`),
     ``/_sim/limits`` (the API request allocation, enforced when
-    ``config.limits_enabled``) and ``/_sim/openapi.json`` (``openapi``, by default
-    the document of ``org``'s standard REST API).
+    ``config.limits_enabled``), ``/_sim/openapi.json`` (``openapi``, by default
+    the document of ``org``'s standard REST API) and, when ``org`` announces its
+    changes, ``/_sim/webhooks`` (:mod:`simulators.webhooks`).
     """
     limits = salesforce_limits(enabled=config.limits_enabled)
     document = openapi or salesforce_document(name, list(org.sobjects.values()))
@@ -321,7 +322,11 @@ def build_salesforce_simulator(
         name,
         routes,
         vendor_responses(config.token),
-        extra_control=[*log.control_routes(), *openapi_routes(document)],
+        extra_control=[
+            *log.control_routes(),
+            *openapi_routes(document),
+            *(org.events.sender.control_routes() if org.events is not None else []),
+        ],
         limits=limits,
         gate=lambda inner: SalesforceLimitsGate(inner, limits),
     )

@@ -18,6 +18,29 @@ retry could create a second record), while
 record however often it is sent, so it is retried like a read.
 ``update_record`` (PATCH) is never retried (:data:`sources.base.NEVER_RETRIED`).
 
+**The flows' writes** (revenue schedules, AR postings, recognition) are built on
+``upsert_record`` so a retried or resumed step never creates a second record:
+
+* a contract has **one** revenue schedule record, revised in place. Its
+  externalId ``{contract}:v{n}`` and ``custrecord_rg_contract_version`` name the
+  contract version it reflects, so readers (:meth:`ErpClient.schedules_by_contract_ids`,
+  the highest version wins) never see two candidates. Activation upserts it
+  (:meth:`ErpClient.upsert_schedule`); an amendment rewrites its lines, then, last,
+  its header with the new version (:meth:`ErpClient.revise_schedule`: the header
+  is the commit point, a schedule at the new version is complete); a termination
+  deletes the unrecognized periods after the effective month
+  (:meth:`ErpClient.truncate_schedule`). Lines are upserted by
+  ``eid:{schedule id}:{period}``; recognized lines are never changed or deleted.
+  The amounts come from :mod:`domain.revenue_schedule`.
+* an AR posting is the NetSuite ``invoice`` with externalId = the billing
+  invoice id (:meth:`ErpClient.upsert_posting`);
+* recognizing a period books a journal entry per schedule and period
+  (``eid:revrec:{schedule id}:{period}``), then flags the line
+  (:meth:`ErpClient.recognize_period`, :meth:`ErpClient.recognize_schedule_period`).
+
+Each write operation converges: it reads what the ERP holds, computes what it
+should hold and sends only the difference, so repeating it is harmless.
+
 NetSuite errors look like ``{"status": 400, "o:errorDetails": [{"detail": ...,
 "o:errorCode": ...}]}``; :data:`ERROR_CLASSES` maps the codes that say more than
 the HTTP status, the status decides the rest; code and detail are kept.
@@ -25,13 +48,27 @@ the HTTP status, the status decides the rest; code and detail are kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import calendar
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from domain import records
+from domain.money import Money
+from domain.revenue_schedule import (
+    PeriodAmount,
+    Recognition,
+    ScheduleLineState,
+    revise,
+    total_of,
+    truncate,
+)
 from sources.base import SourceClient, gather_or_cancel
 from sources.encoding import decode_json, to_json, unique, wire_errors
 from sources.erp import wire
@@ -298,6 +335,367 @@ class ErpClient(SourceClient):
                 result.setdefault(posting.customer_id, []).append(posting)
         return result
 
+    # --- writes: revenue schedules ----------------------------------------------
+    #
+    # One schedule record per contract, revised in place (see the module
+    # docstring): its externalId and ``custrecord_rg_contract_version`` always
+    # name the contract version it reflects. Every write converges: it reads what
+    # the ERP holds, computes what it should hold, and sends only the difference,
+    # each new record by ``PUT eid:`` — so a retried or resumed step never creates a
+    # second record, and a step that completed sends nothing the second time.
+
+    async def current_schedule(self, contract_id: str) -> records.RevenueSchedule | None:
+        """The contract's schedule at its highest version (the one readers show), or None.
+
+        Chosen exactly as the graph chooses (:func:`_current`), so a writer and a
+        reader never disagree about which schedule is current.
+        """
+        return _current((await self.schedules_by_contract_ids([contract_id]))[contract_id])
+
+    async def upsert_schedule(
+        self,
+        contract_id: str,
+        version: int,
+        *,
+        customer_id: str,
+        currency: str,
+        lines: Sequence[PeriodAmount],
+        start: date,
+        end: date,
+    ) -> str:
+        """Create (or complete) the revenue schedule of a contract version; its internal id.
+
+        The header is upserted by ``eid:{contract}:v{version}``, then each period by
+        ``eid:{schedule id}:{period}``; periods it does not list are deleted, and
+        recognized lines are never touched. ``lines`` come from
+        :func:`domain.revenue_schedule.spread`; their sum is the header's total.
+        A schedule of this contract at another version raises
+        :class:`~sources.errors.SourceConflict` (amend with :meth:`revise_schedule`).
+        """
+        code = currency.upper()
+        total = total_of(lines, code)  # CurrencyMismatch if a line is in another currency
+        current = await self.current_schedule(contract_id)
+        if current is not None and current.contract_version != version:
+            raise SourceConflict(
+                self.system,
+                f"contract {contract_id} already has a revenue schedule at version "
+                f"{current.contract_version} (schedule {current.id}); not creating version "
+                f"{version}",
+                vendor_code="SCHEDULE_VERSION_CONFLICT",
+            )
+        schedule_id = await self.upsert_record(
+            SCHEDULE_TABLE,
+            schedule_external_id(contract_id, version),
+            wire.schedule_body(
+                external_id=schedule_external_id(contract_id, version),
+                contract_id=contract_id,
+                version=version,
+                customer_id=customer_id,
+                currency=code,
+                total=total.amount,
+                start=start,
+                end=end,
+            ),
+        )
+        existing = await self._lines_of(schedule_id) if current is not None else []
+        target = [ScheduleLineState(line.period, line.amount) for line in lines]
+        await self._converge_lines(schedule_id, existing, target)
+        return schedule_id
+
+    async def revise_schedule(
+        self, contract_id: str, version: int, *, total: Money, effective: date, end: date
+    ) -> str:
+        """Revise the contract's schedule in place for amendment ``version``; its id.
+
+        Prospective (:func:`domain.revenue_schedule.revise`): recognized periods
+        and unrecognized ones before the effective month keep their amounts, the
+        months from the effective one through ``end`` are re-spread so the
+        schedule totals ``total``. The lines are written first and the header
+        last — externalId ``{contract}:v{version}``, version, total, end — so a
+        schedule at ``version`` is complete, and a retry finds it and returns.
+        No schedule: :class:`~sources.errors.SourceNotFound`; one at a later version:
+        :class:`~sources.errors.SourceConflict`; a total that cannot be placed:
+        :class:`~domain.revenue_schedule.ScheduleError`.
+        """
+        current = await self.current_schedule(contract_id)
+        if current is None:
+            raise SourceNotFound(
+                self.system, f"contract {contract_id} has no revenue schedule to revise"
+            )
+        if current.contract_version == version:
+            return current.id  # already revised (the header is written last)
+        if current.contract_version > version:
+            raise SourceConflict(
+                self.system,
+                f"the revenue schedule of contract {contract_id} is at version "
+                f"{current.contract_version}, past amendment version {version}",
+                vendor_code="SCHEDULE_VERSION_CONFLICT",
+            )
+        existing = await self._lines_of(current.id)
+        states = self._states(existing, current.currency or total.currency)
+        target = revise(states, total, effective, end, start=current.start)
+        await self._converge_lines(current.id, existing, target)
+        await self.update_record(
+            SCHEDULE_TABLE,
+            current.id,
+            wire.schedule_revision_body(
+                external_id=schedule_external_id(contract_id, version),
+                version=version,
+                total=total.amount,
+                end=end,
+            ),
+        )
+        return current.id
+
+    async def truncate_schedule(self, contract_id: str, effective: date) -> str:
+        """End the contract's schedule on ``effective`` (a termination); its id.
+
+        Unrecognized periods after the effective month are deleted
+        (:func:`domain.revenue_schedule.truncate`); the header's total becomes
+        the sum of what is left and its end ``effective`` (if that is earlier).
+        The version is unchanged. No schedule: :class:`~sources.errors.SourceNotFound`.
+        """
+        current = await self.current_schedule(contract_id)
+        if current is None:
+            raise SourceNotFound(
+                self.system, f"contract {contract_id} has no revenue schedule to truncate"
+            )
+        currency = current.currency
+        existing = await self._lines_of(current.id)
+        if currency is None:
+            if existing:
+                raise SourceResponseError(
+                    self.system,
+                    f"revenue schedule {current.id} has lines but no currency",
+                    vendor_code="INVALID_RESPONSE",
+                )
+            return current.id
+        target = truncate(self._states(existing, currency), effective)
+        await self._converge_lines(current.id, existing, target)
+        total = total_of(target, currency)
+        new_end = min(current.end, effective) if current.end else effective
+        if current.total != total or current.end != new_end:
+            await self.update_record(
+                SCHEDULE_TABLE,
+                current.id,
+                {"custrecord_rg_total": total.amount, "custrecord_rg_end": new_end},
+            )
+        return current.id
+
+    # --- writes: AR postings and revenue recognition ------------------------------
+
+    deferred_revenue_account = "2400"
+    """The GL account (internal id) recognition debits: deferred revenue."""
+    revenue_account = "4000"
+    """The GL account (internal id) recognition credits: revenue."""
+
+    async def upsert_posting(self, invoice: records.Invoice, *, customer_id: str) -> str:
+        """Post a finalized billing invoice to AR (NetSuite ``invoice``); its internal id.
+
+        ``PUT eid:<invoice id>``: the same invoice always lands on the same record,
+        and posting it again (paid now, say) brings that record up to date.
+        ``customer_id`` is the ERP customer's internal id. A draft raises ``ValueError``.
+        """
+        return await self.upsert_record(
+            "invoice", invoice.id, wire.posting_body(invoice, customer_id)
+        )
+
+    async def recognize_schedule_period(self, schedule_id: str, period: str) -> Recognition | None:
+        """Recognize one schedule's line for ``period``; None if it has no such line.
+
+        Books the journal entry first (``eid:revrec:{schedule id}:{period}``), then
+        flags the line, so a crash in between is repaired by the retry. A line
+        already recognized is reported with ``newly=False`` and nothing is written.
+        """
+        _check_period(period)
+        schedule = (await self.schedules_by_ids([schedule_id])).get(schedule_id)
+        if schedule is None:
+            raise SourceNotFound(self.system, f"revenue schedule {schedule_id} does not exist")
+        line = next((x for x in await self._lines_of(schedule_id) if x.period == period), None)
+        if line is None:
+            return None
+        if line.recognized:
+            currency = self._currency_of(schedule)
+            entry_id = await self._id_by_external_id(
+                "journalentry", recognition_external_id(schedule_id, period)
+            )
+            return Recognition(
+                schedule_id,
+                line.id,
+                period,
+                Money.exact(line.amount, currency),
+                entry_id,
+                newly=False,
+            )
+        return await self._recognize(schedule, line)
+
+    async def recognize_period(self, period: str) -> list[Recognition]:
+        """Recognize ``period`` on every contract's current schedule; every line of it.
+
+        Each unrecognized line gets its journal entry, then its flag (see
+        :meth:`recognize_schedule_period`); the lines of a schedule a later
+        version supersedes are left alone (only the schedule readers show is
+        recognized). Returns every line of the period on the current schedules,
+        in line order: ``newly=True`` for those this call recognized, ``newly=False``
+        (with their journal entry, if one was booked) for those recognized before.
+        So a repeated or resumed call answers the same lines and writes nothing new.
+        """
+        _check_period(period)
+        rows = await self.suiteql(
+            f"SELECT {wire.RevenueScheduleLine.suiteql_columns()} FROM {SCHEDULE_LINE_TABLE} "
+            f"WHERE custrecord_rg_period = {_literal(period)} ORDER BY id"
+        )
+        lines = self._parse(wire.RevenueScheduleLine, rows, "revenue schedule line")
+        if not lines:
+            return []
+        schedules = await self.schedules_by_ids([line.schedule_id for line in lines])
+        by_contract = await self.schedules_by_contract_ids(
+            [s.contract_id for s in schedules.values()]
+        )
+        current = {s.id for found in by_contract.values() if (s := _current(found)) is not None}
+        due = [(schedules[x.schedule_id], x) for x in lines if x.schedule_id in current]
+        done = [(s, x) for s, x in due if x.recognized]
+        entries = await self._ids_by_external_ids(
+            "journalentry", [recognition_external_id(s.id, period) for s, _ in done]
+        )
+        before = {
+            x.id: Recognition(
+                s.id,
+                x.id,
+                period,
+                Money.exact(x.amount, self._currency_of(s)),
+                entries.get(recognition_external_id(s.id, period)),
+                newly=False,
+            )
+            for s, x in done
+        }
+        fresh = await _bounded([partial(self._recognize, s, x) for s, x in due if not x.recognized])
+        now = {r.line_id: r for r in fresh}
+        return [before.get(x.id) or now[x.id] for _, x in due]
+
+    # --- write internals --------------------------------------------------------
+
+    async def delete_record(self, record_type: str, record_id: str) -> None:
+        """Delete a record (``DELETE``). Retried: a repeated delete finds nothing,
+        which counts as done."""
+        try:
+            await self.request("DELETE", _record_url(record_type, record_id), idempotent=True)
+        except SourceNotFound:
+            return
+
+    async def _id_by_external_id(self, record_type: str, external_id: str) -> str | None:
+        try:
+            record = await self.get_record(record_type, f"eid:{external_id}")
+        except SourceNotFound:
+            return None
+        return str(record["id"])
+
+    async def _ids_by_external_ids(
+        self, record_type: str, external_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Internal ids by externalId (one SuiteQL query per 1000); missing ids are absent."""
+        rows = await self._rows_in(record_type, "id, externalid", "externalid", external_ids)
+        return {str(row["externalid"]): str(row["id"]) for row in rows if "externalid" in row}
+
+    async def _lines_of(self, schedule_id: str) -> list[records.RevenueScheduleLine]:
+        return (await self.schedule_lines_by_schedule_ids([schedule_id]))[schedule_id]
+
+    def _currency_of(self, schedule: records.RevenueSchedule) -> str:
+        if schedule.currency is None:
+            raise SourceResponseError(
+                self.system,
+                f"revenue schedule {schedule.id} has no currency",
+                vendor_code="INVALID_RESPONSE",
+            )
+        return schedule.currency
+
+    @staticmethod
+    def _states(
+        lines: Sequence[records.RevenueScheduleLine], currency: str
+    ) -> list[ScheduleLineState]:
+        """The ERP's lines as the revision arithmetic sees them (one per period)."""
+        by_period: dict[str, ScheduleLineState] = {}
+        for line in lines:
+            state = ScheduleLineState(
+                line.period, Money.exact(line.amount, currency), line.recognized
+            )
+            held = by_period.get(line.period)
+            if held is None or (state.recognized and not held.recognized):
+                by_period[line.period] = state
+        return list(by_period.values())
+
+    async def _converge_lines(
+        self,
+        schedule_id: str,
+        existing: Sequence[records.RevenueScheduleLine],
+        target: Sequence[ScheduleLineState],
+    ) -> None:
+        """Make the schedule's lines ``target``: create, change or delete the unrecognized.
+
+        A recognized line is never changed or deleted. A new line is upserted by
+        ``eid:{schedule id}:{period}``; an existing one (the seed's have no
+        externalId) is changed by internal id, only if its amount differs.
+        """
+        by_period: dict[str, records.RevenueScheduleLine] = {}
+        surplus: list[records.RevenueScheduleLine] = []
+        for line in existing:
+            held = by_period.get(line.period)
+            if held is None:
+                by_period[line.period] = line
+            elif line.recognized and not held.recognized:
+                surplus.append(held)
+                by_period[line.period] = line
+            else:
+                surplus.append(line)
+        wanted = {state.period for state in target}
+        writes: list[Callable[[], Awaitable[Any]]] = []
+        for state in target:
+            held = by_period.get(state.period)
+            if held is None:
+                external_id = f"{schedule_id}:{state.period}"
+                body = wire.schedule_line_body(
+                    external_id=external_id,
+                    schedule_id=schedule_id,
+                    period=state.period,
+                    amount=state.amount.amount,
+                    recognized=state.recognized,
+                )
+                writes.append(partial(self.upsert_record, SCHEDULE_LINE_TABLE, external_id, body))
+            elif not held.recognized and held.amount != state.amount.amount:
+                body = {"custrecord_rg_amount": state.amount.amount}
+                writes.append(partial(self.update_record, SCHEDULE_LINE_TABLE, held.id, body))
+        gone = [line for period, line in by_period.items() if period not in wanted]
+        for line in [*surplus, *gone]:
+            if not line.recognized:
+                writes.append(partial(self.delete_record, SCHEDULE_LINE_TABLE, line.id))
+        await _bounded(writes)
+
+    async def _recognize(
+        self, schedule: records.RevenueSchedule, line: records.RevenueScheduleLine
+    ) -> Recognition:
+        """Book ``line``'s journal entry (if it has an amount), then flag it recognized."""
+        currency = self._currency_of(schedule)
+        amount = Money.exact(line.amount, currency)
+        entry_id: str | None = None
+        if amount.amount != 0:
+            external_id = recognition_external_id(schedule.id, line.period)
+            entry_id = await self.upsert_record(
+                "journalentry",
+                external_id,
+                wire.recognition_body(
+                    external_id=external_id,
+                    tran_date=_last_day(line.period),
+                    currency=currency,
+                    amount=amount.amount,
+                    deferred_account=self.deferred_revenue_account,
+                    revenue_account=self.revenue_account,
+                    memo=f"Revenue {line.period}: contract {schedule.contract_id} "
+                    f"v{schedule.contract_version}",
+                ),
+            )
+        await self.update_record(SCHEDULE_LINE_TABLE, line.id, {"custrecord_rg_recognized": True})
+        return Recognition(schedule.id, line.id, line.period, amount, entry_id)
+
     # --- internals ------------------------------------------------------------
 
     async def _read_in(
@@ -368,6 +766,56 @@ _SOURCES: dict[type[Any], tuple[str, str, str]] = {
     wire.RevenueScheduleLine: (SCHEDULE_LINE_TABLE, "revenue schedule line", ""),
 }
 """Wire model → (SuiteQL table, what it is called in errors, the rows of it that are one)."""
+
+
+def schedule_external_id(contract_id: str, version: int) -> str:
+    """The externalId of a contract version's revenue schedule: ``{contract}:v{version}``."""
+    return f"{contract_id}:v{version}"
+
+
+def recognition_external_id(schedule_id: str, period: str) -> str:
+    """The externalId of the journal entry recognizing a schedule's period."""
+    return f"revrec:{schedule_id}:{period}"
+
+
+WRITE_CONCURRENCY = 4
+"""Record writes of one operation in flight at once: under NetSuite's default
+account limit of 5 concurrent requests (shared by every integration), so one
+schedule's lines never get themselves throttled."""
+
+
+async def _bounded(
+    calls: Sequence[Callable[[], Awaitable[T]]], limit: int = WRITE_CONCURRENCY
+) -> list[T]:
+    """Run ``calls`` at most ``limit`` at a time, results in order; the first failure
+    cancels the rest (a call not started yet is never started)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await call()
+
+    return await gather_or_cancel(one(call) for call in calls)
+
+
+def _current(schedules: Sequence[records.RevenueSchedule]) -> records.RevenueSchedule | None:
+    """The current one of a contract's schedules (as :meth:`ErpClient.schedules_by_contract_ids`
+    orders them): the highest version, the first of equals — the rule of
+    ``resolvers.contracts`` (``Contract.revenueSchedule``)."""
+    return max(schedules, key=lambda s: s.contract_version) if schedules else None
+
+
+def _check_period(period: str) -> None:
+    if not _PERIOD.fullmatch(period):
+        raise ValueError(f"not a period (YYYY-MM): {period!r}")
+
+
+def _last_day(period: str) -> date:
+    year, month = int(period[:4]), int(period[5:])
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _record_url(record_type: str, record_id: str) -> str:

@@ -25,7 +25,7 @@ parsed from the text of the number (never through a binary float), until
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
@@ -328,3 +328,124 @@ def _money(amount: Decimal | None, currency: str | None) -> DomainMoney | None:
     if amount is None or currency is None:
         return None
     return DomainMoney.exact(amount, currency)
+
+
+# --- request bodies (writes) ---------------------------------------------------------
+#
+# What the adapter sends to the record API (``PUT .../eid:X``, ``PATCH``): field
+# names as SuiteTalk REST spells them, references ``{"id"}``, list values by
+# display name (``{"refName": "USD"}``). Amounts stay Decimal until
+# :func:`sources.encoding.to_json` writes them.
+
+INVOICE_STATUS_IDS: dict[records.InvoiceStatus, str] = {
+    records.InvoiceStatus.OPEN: "A",
+    records.InvoiceStatus.UNCOLLECTIBLE: "A",  # written off by a credit memo, still open
+    records.InvoiceStatus.PAID: "B",
+    records.InvoiceStatus.VOID: "V",
+}
+"""A billing invoice's status → the NetSuite ``CustInvc`` status of its AR posting."""
+
+
+def schedule_body(
+    *,
+    external_id: str,
+    contract_id: str,
+    version: int,
+    customer_id: str,
+    currency: str,
+    total: Decimal,
+    start: date,
+    end: date,
+) -> dict[str, Any]:
+    """A whole ``customrecord_rg_revsched`` record (an upsert replaces every field)."""
+    return {
+        "externalId": external_id,
+        "custrecord_rg_contract": contract_id,
+        "custrecord_rg_contract_version": version,
+        "custrecord_rg_customer": {"id": customer_id},
+        "custrecord_rg_total": total,
+        "currency": {"refName": currency},
+        "custrecord_rg_start": start,
+        "custrecord_rg_end": end,
+    }
+
+
+def schedule_revision_body(
+    *, external_id: str, version: int, total: Decimal, end: date
+) -> dict[str, Any]:
+    """The fields of a schedule header an amendment changes (a PATCH)."""
+    return {
+        "externalId": external_id,
+        "custrecord_rg_contract_version": version,
+        "custrecord_rg_total": total,
+        "custrecord_rg_end": end,
+    }
+
+
+def schedule_line_body(
+    *, external_id: str, schedule_id: str, period: str, amount: Decimal, recognized: bool
+) -> dict[str, Any]:
+    """A whole ``customrecord_rg_revsched_line`` record."""
+    return {
+        "externalId": external_id,
+        "custrecord_rg_schedule": {"id": schedule_id},
+        "custrecord_rg_period": period,
+        "custrecord_rg_amount": amount,
+        "custrecord_rg_recognized": recognized,
+    }
+
+
+def posting_body(invoice: records.Invoice, customer_id: str) -> dict[str, Any]:
+    """The AR ``invoice`` record posting a billing invoice (``externalId`` its id).
+
+    ``tranDate`` is the day the invoice was finalized (UTC), else the day it was
+    created. A draft is not posted: ``ValueError``.
+    """
+    status = INVOICE_STATUS_IDS.get(invoice.status)
+    if status is None:
+        raise ValueError(f"invoice {invoice.id} is {invoice.status}: only final invoices post")
+    issued = invoice.finalized_at or invoice.created_at
+    return {
+        "externalId": invoice.id,
+        "tranId": invoice.number,
+        "entity": {"id": customer_id},
+        "currency": {"refName": invoice.currency},
+        "total": invoice.total.amount,
+        "amountRemaining": invoice.amount_remaining.amount,
+        "tranDate": issued.astimezone(UTC).date() if issued.tzinfo else issued.date(),
+        "dueDate": invoice.due_date,
+        "status": {"id": status},
+        "memo": f"Billing invoice {invoice.number or invoice.id}",
+    }
+
+
+def recognition_body(
+    *,
+    external_id: str,
+    tran_date: date,
+    currency: str,
+    amount: Decimal,
+    deferred_account: str,
+    revenue_account: str,
+    memo: str,
+) -> dict[str, Any]:
+    """A balanced ``journalentry``: deferred revenue debited, revenue credited.
+
+    A negative amount (a reduction re-spread by an amendment) books the other way.
+    """
+    debit, credit = deferred_account, revenue_account
+    if amount < 0:
+        debit, credit = credit, debit
+    value = abs(amount)
+    return {
+        "externalId": external_id,
+        "tranDate": tran_date,
+        "memo": memo,
+        "currency": {"refName": currency},
+        "line": {
+            "items": [
+                {"account": {"id": debit}, "debit": value, "memo": memo},
+                {"account": {"id": credit}, "credit": value, "memo": memo},
+            ]
+        },
+    }

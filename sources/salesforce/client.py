@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -189,6 +190,31 @@ class SalesforceClient(SourceClient):
             raise SourceResponseError(
                 self.system,
                 f"{sobject} create did not return an id",
+                vendor_code=INVALID_RESPONSE,
+            )
+        record_id: str = body["id"]
+        return record_id
+
+    async def upsert_record(
+        self, sobject: str, external_field: str, external_id: str, fields: Mapping[str, Any]
+    ) -> str:
+        """Create or update the record whose ``external_field`` is ``external_id``; its id.
+
+        The same external id always lands on the same record, so a flow step that is
+        retried or resumed never makes a second one. Still a PATCH, so the adapter
+        does not retry it on its own (:data:`sources.base.NEVER_RETRIED`): the flow
+        step that owns it decides.
+        """
+        response = await self.request(
+            "PATCH",
+            f"{self.api_path}/sobjects/{sobject}/{external_field}/{quote(external_id, safe='')}",
+            json=to_json(fields),
+        )
+        body = self.decode(response)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise SourceResponseError(
+                self.system,
+                f"{sobject} upsert did not return an id",
                 vendor_code=INVALID_RESPONSE,
             )
         record_id: str = body["id"]

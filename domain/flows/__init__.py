@@ -1,0 +1,1 @@
+"""Durable cross-system flows: the engine and one module per flow."""

@@ -1,0 +1,603 @@
+"""The Mutation root: every write goes to its owner and runs as a keyed, durable flow.
+
+Each mutation takes an ``idempotencyKey`` (or the ``Idempotency-Key`` header)
+and answers with a payload: the changed entity (read again, live), the
+``correlationId``, the ``transaction`` (which systems have the change) and
+``userErrors``. Expected failures — a field another system owns, an illegal
+lifecycle transition, a stale ``version``, a reused key — are userErrors, and
+nothing is written anywhere. The work itself is :mod:`domain.flows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import strawberry
+
+from domain.flows.checks import contract_check, customer_fields_check
+from domain.flows.commands import CommandResult, Commands, UserError
+from domain.flows.finance import posting_correlation_id
+from domain.transactions import TransactionKind
+from domain.transitions import Action
+from resolvers.billing import Invoice
+from resolvers.context import AppInfo
+from resolvers.contracts import Contract
+from resolvers.customers import Customer
+from resolvers.errors import UserInputError
+from resolvers.node import global_id, parse_global_id, resolve_nodes
+from resolvers.operations import ExceptionItem, Transaction
+from sources.errors import SourceError
+from store.exceptions import ExceptionRepository
+from store.journal import JournalRepository
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+_K = TransactionKind
+
+
+@strawberry.type(description="An expected failure: nothing was changed anywhere.")
+class MutationError:
+    field: str | None = strawberry.field(description="The input field at fault, if one is.")
+    code: str = strawberry.field(
+        description="OWNED_BY_OTHER_SYSTEM, ILLEGAL_TRANSITION, VERSION_CONFLICT, NOT_FOUND, "
+        "IDEMPOTENCY_KEY_REUSED, FLOW_IN_PROGRESS, VALIDATION, CONFLICT, BAD_INPUT ..."
+    )
+    message: str
+
+
+@strawberry.interface(description="What every mutation answers.")
+class MutationPayload:
+    correlation_id: str | None = strawberry.field(
+        description="The flow's correlation id (null when refused)."
+    )
+    transaction: Transaction | None = strawberry.field(
+        description="The flow: which systems have the change and which do not."
+    )
+    user_errors: list[MutationError]
+    replayed: bool = strawberry.field(
+        description="True when the idempotency key had been used: nothing ran again."
+    )
+
+
+@strawberry.type
+class CustomerPayload(MutationPayload):
+    customer: Customer | None = strawberry.field(description="The customer, read again live.")
+
+
+@strawberry.type
+class ContractPayload(MutationPayload):
+    contract: Contract | None = strawberry.field(description="The contract, read again live.")
+    renewal: Contract | None = strawberry.field(
+        default=None, description="renewContract: the new Draft contract."
+    )
+
+
+@strawberry.type
+class InvoicePayload(MutationPayload):
+    invoice: Invoice | None
+
+
+@strawberry.type
+class RevenuePayload(MutationPayload):
+    period: str
+
+
+@strawberry.type
+class ExceptionPayload(MutationPayload):
+    exception_item: ExceptionItem | None
+
+
+@strawberry.type
+class TransactionPayload(MutationPayload):
+    pass
+
+
+@strawberry.input
+class ContractLineInput:
+    product_id: str
+    product_name: str | None = None
+    quantity: int
+    unit_price: str = strawberry.field(description="Per billing period, a decimal string.")
+    billing_frequency: str | None = strawberry.field(
+        default=None, description="Monthly or Annual (default: the contract's)."
+    )
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str
+    currency: str
+    parent_id: strawberry.ID | None = None
+    segment: str | None = None
+    billing_email: str | None = None
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    id: strawberry.ID = strawberry.field(description="Customer global id or CRM account id.")
+    name: str | None = None
+    currency: str | None = None
+    parent_id: strawberry.ID | None = None
+    segment: str | None = None
+    billing_email: str | None = None
+    ar_balance: str | None = strawberry.field(
+        default=None, description="Owned by the ERP: always refused here (shown for routing)."
+    )
+
+
+@strawberry.input
+class CreateContractInput:
+    customer_id: strawberry.ID
+    start_date: date
+    term_months: int
+    currency: str
+    billing_frequency: str = "Monthly"
+    lines: list[ContractLineInput]
+
+
+@strawberry.input
+class AmendContractInput:
+    id: strawberry.ID
+    version: int
+    effective_date: date
+    reason: str | None = None
+    lines: list[ContractLineInput]
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+def _resources(info: AppInfo) -> Any:
+    return info.context.request.state.resources
+
+
+def _commands(info: AppInfo) -> Commands:
+    commands: Commands = _resources(info).commands
+    return commands
+
+
+def _key(info: AppInfo, argument: str | None) -> str | None:
+    if argument:
+        return argument
+    request = info.context.request
+    header: str | None = request.headers.get(IDEMPOTENCY_HEADER) if request else None
+    return header or None
+
+
+def _raw_id(value: str, type_name: str) -> str:
+    try:
+        found_type, key = parse_global_id(value)
+    except UserInputError:
+        return value
+    return key if found_type == type_name else value
+
+
+def _errors(errors: Sequence[UserError]) -> list[MutationError]:
+    return [MutationError(field=e.field, code=e.code, message=e.message) for e in errors]
+
+
+def _common(info: AppInfo, result: CommandResult) -> dict[str, Any]:
+    slo = timedelta(seconds=_resources(info).settings.flows.step_slo_s)
+    now = datetime.now(UTC)
+    tx = Transaction.build(result.transaction, slo, now) if result.transaction else None
+    return {
+        "correlation_id": result.correlation_id,
+        "transaction": tx,
+        "user_errors": _errors(result.user_errors),
+        "replayed": result.replayed,
+    }
+
+
+def _refused(*errors: UserError) -> CommandResult:
+    return CommandResult(None, None, tuple(errors))
+
+
+async def _node(info: AppInfo, type_name: str, key: str | None) -> Any:
+    if not key:
+        return None
+    try:
+        (found,) = await resolve_nodes(info, [global_id(type_name, key)])
+    except SourceError as error:
+        info.context.failures.record(error, type_name.lower(), info.path.as_list())
+        return None
+    return found
+
+
+def _decimal(value: str, field: str) -> UserError | None:
+    try:
+        Decimal(value)
+    except InvalidOperation:
+        return UserError("BAD_INPUT", f"{value!r} is not a decimal number", field)
+    return None
+
+
+def _lines(lines: Sequence[ContractLineInput]) -> tuple[list[dict[str, Any]], list[UserError]]:
+    errors: list[UserError] = []
+    out: list[dict[str, Any]] = []
+    if not lines:
+        errors.append(UserError("BAD_INPUT", "a contract needs at least one line", "lines"))
+    for n, line in enumerate(lines):
+        bad = _decimal(line.unit_price, f"lines.{n}.unitPrice")
+        if bad:
+            errors.append(bad)
+        if line.quantity < 1:
+            errors.append(
+                UserError("BAD_INPUT", "quantity must be positive", f"lines.{n}.quantity")
+            )
+        out.append(
+            {
+                "product_id": line.product_id,
+                "product_name": line.product_name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "billing_frequency": line.billing_frequency,
+            }
+        )
+    return out, errors
+
+
+async def _contract_command(
+    info: AppInfo,
+    kind: TransactionKind,
+    action: Action,
+    contract_id: str,
+    version: int,
+    key: str | None,
+    extra: dict[str, Any] | None = None,
+    problems: Sequence[UserError] = (),
+) -> ContractPayload:
+    raw = _raw_id(contract_id, "Contract")
+    commands = _commands(info)
+    clients = info.context.clients
+
+    async def check() -> Sequence[UserError]:
+        if problems:
+            return problems
+        return await contract_check(clients, action, raw, version)
+
+    result = await commands.execute(
+        kind,
+        {"contract_id": raw, "version": version, **(extra or {})},
+        subject=raw,
+        key=_key(info, key),
+        check=check,
+    )
+    renewal_id = None
+    if kind is _K.RENEW_CONTRACT and result.transaction:
+        renewal_id = next((s.created_id for s in result.transaction.steps if s.created_id), None)
+    return ContractPayload(
+        **_common(info, result),
+        contract=await _node(info, "Contract", raw if result.correlation_id else None),
+        renewal=await _node(info, "Contract", renewal_id),
+    )
+
+
+@strawberry.type
+class Mutation:
+    # --- customers ------------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Onboard a customer: CRM account → billing customer → ERP customer → crosswalk."
+    )
+    async def create_customer(
+        self, info: AppInfo, input: CreateCustomerInput, idempotency_key: str | None = None
+    ) -> CustomerPayload:
+        data: dict[str, Any] = {"name": input.name, "currency": input.currency.upper()}
+        if input.parent_id:
+            data["parent_id"] = _raw_id(input.parent_id, "Customer")
+        if input.segment:
+            data["segment"] = input.segment
+        if input.billing_email:
+            data["billing_email"] = input.billing_email
+        result = await _commands(info).execute(
+            _K.CREATE_CUSTOMER,
+            data,
+            subject=None,
+            key=_key(info, idempotency_key),
+            check=lambda: customer_fields_check(data),
+        )
+        return CustomerPayload(
+            **_common(info, result),
+            customer=await _node(info, "Customer", result.subject),
+        )
+
+    @strawberry.mutation(
+        description="Change a customer in the CRM; billing and the ERP follow (name, parent, "
+        "currency)."
+    )
+    async def update_customer(
+        self, info: AppInfo, input: UpdateCustomerInput, idempotency_key: str | None = None
+    ) -> CustomerPayload:
+        account_id = _raw_id(input.id, "Customer")
+        data: dict[str, Any] = {"account_id": account_id}
+        fields: list[str] = []
+        for name, field, value in (
+            ("name", "name", input.name),
+            ("currency", "currency", input.currency.upper() if input.currency else None),
+            (
+                "parent_id",
+                "parent",
+                _raw_id(input.parent_id, "Customer") if input.parent_id else None,
+            ),
+            ("segment", "segment", input.segment),
+            ("billing_email", "billingEmail", input.billing_email),
+            ("ar_balance", "arBalance", input.ar_balance),
+        ):
+            if value is not None:
+                data[name] = value
+                fields.append(field)
+        result = await _commands(info).execute(
+            _K.UPDATE_CUSTOMER,
+            data,
+            subject=account_id,
+            key=_key(info, idempotency_key),
+            check=lambda: customer_fields_check(data, fields, info.context.clients),
+        )
+        return CustomerPayload(
+            **_common(info, result),
+            customer=await _node(info, "Customer", account_id if result.correlation_id else None),
+        )
+
+    # --- contracts ------------------------------------------------------------------
+
+    @strawberry.mutation(description="A new Draft contract with its lines.")
+    async def create_contract(
+        self, info: AppInfo, input: CreateContractInput, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        lines, problems = _lines(input.lines)
+        if input.term_months < 1:
+            problems.append(UserError("BAD_INPUT", "termMonths must be positive", "termMonths"))
+        data = {
+            "account_id": _raw_id(input.customer_id, "Customer"),
+            "start_date": input.start_date.isoformat(),
+            "term_months": input.term_months,
+            "currency": input.currency.upper(),
+            "billing_frequency": input.billing_frequency,
+            "lines": lines,
+        }
+
+        async def check() -> Sequence[UserError]:
+            return problems
+
+        result = await _commands(info).execute(
+            _K.CREATE_CONTRACT,
+            data,
+            subject=None,
+            key=_key(info, idempotency_key),
+            check=check,
+        )
+        return ContractPayload(
+            **_common(info, result),
+            contract=await _node(info, "Contract", result.subject),
+        )
+
+    @strawberry.mutation(description="Draft → InApproval.")
+    async def submit_contract(
+        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(
+            info, _K.SUBMIT_CONTRACT, Action.SUBMIT, id, version, idempotency_key
+        )
+
+    @strawberry.mutation(description="InApproval → approved (Activated in the contract system).")
+    async def approve_contract(
+        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(
+            info, _K.APPROVE_CONTRACT, Action.APPROVE, id, version, idempotency_key
+        )
+
+    @strawberry.mutation(
+        description="Start billing and revenue: a billing subscription carrying the contract "
+        "id and version, then an ERP revenue schedule spread ratably over the term."
+    )
+    async def activate_contract(
+        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(
+            info, _K.ACTIVATE_CONTRACT, Action.ACTIVATE, id, version, idempotency_key
+        )
+
+    @strawberry.mutation(
+        description="A new version from the effective date: the subscription is repriced with "
+        "proration and the ERP schedule revised prospectively."
+    )
+    async def amend_contract(
+        self, info: AppInfo, input: AmendContractInput, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        lines, problems = _lines(input.lines)
+        return await _contract_command(
+            info,
+            _K.AMEND_CONTRACT,
+            Action.AMEND,
+            input.id,
+            input.version,
+            idempotency_key,
+            {
+                "effective_date": input.effective_date.isoformat(),
+                "reason": input.reason,
+                "lines": lines,
+            },
+            problems,
+        )
+
+    @strawberry.mutation(description="A new Draft contract for the next term, with these lines.")
+    async def renew_contract(
+        self,
+        info: AppInfo,
+        id: strawberry.ID,
+        version: int,
+        term_months: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> ContractPayload:
+        problems = (
+            [UserError("BAD_INPUT", "termMonths must be positive", "termMonths")]
+            if term_months is not None and term_months < 1
+            else []
+        )
+        return await _contract_command(
+            info,
+            _K.RENEW_CONTRACT,
+            Action.RENEW,
+            id,
+            version,
+            idempotency_key,
+            {"term_months": term_months},
+            problems,
+        )
+
+    @strawberry.mutation(description="Pause billing (the subscription's collection).")
+    async def suspend_contract(
+        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(
+            info, _K.SUSPEND_CONTRACT, Action.SUSPEND, id, version, idempotency_key
+        )
+
+    @strawberry.mutation(description="Resume a suspended contract's billing.")
+    async def resume_contract(
+        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(
+            info, _K.RESUME_CONTRACT, Action.RESUME, id, version, idempotency_key
+        )
+
+    @strawberry.mutation(
+        description="Terminate at the effective date: billing cancelled, ERP schedule truncated."
+    )
+    async def terminate_contract(
+        self,
+        info: AppInfo,
+        id: strawberry.ID,
+        version: int,
+        effective_date: date,
+        idempotency_key: str | None = None,
+    ) -> ContractPayload:
+        return await _contract_command(
+            info,
+            _K.TERMINATE_CONTRACT,
+            Action.TERMINATE,
+            id,
+            version,
+            idempotency_key,
+            {"effective_date": effective_date.isoformat()},
+        )
+
+    # --- finance --------------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Post a finalized billing invoice to ERP AR (one posting per invoice, "
+        "also when billing's invoice.finalized webhook started it)."
+    )
+    async def post_invoice(
+        self, info: AppInfo, invoice_id: strawberry.ID, idempotency_key: str | None = None
+    ) -> InvoicePayload:
+        raw = _raw_id(invoice_id, "Invoice")
+        result = await _commands(info).execute(
+            _K.POST_INVOICE,
+            {"invoice_id": raw},
+            subject=raw,
+            key=_key(info, idempotency_key),
+            correlation_id=posting_correlation_id(raw),
+        )
+        return InvoicePayload(**_common(info, result), invoice=await _node(info, "Invoice", raw))
+
+    @strawberry.mutation(description="Recognize the revenue of a period (YYYY-MM) in the ERP.")
+    async def recognize_revenue(
+        self, info: AppInfo, period: str, idempotency_key: str | None = None
+    ) -> RevenuePayload:
+        problems: list[UserError] = []
+        try:
+            datetime.strptime(period, "%Y-%m")
+        except ValueError:
+            problems.append(UserError("BAD_INPUT", "period must be YYYY-MM", "period"))
+
+        async def check() -> Sequence[UserError]:
+            return problems
+
+        result = await _commands(info).execute(
+            _K.RECOGNIZE_REVENUE,
+            {"period": period},
+            subject=f"period:{period}",
+            key=_key(info, idempotency_key),
+            check=check,
+        )
+        return RevenuePayload(**_common(info, result), period=period)
+
+    # --- operations -----------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Run a parked flow again from its failed step (the exception item "
+        "resolves when the flow completes)."
+    )
+    async def retry_exception(self, info: AppInfo, id: strawberry.ID) -> ExceptionPayload:
+        return await _operate(info, id, note=None)
+
+    @strawberry.mutation(
+        description="Close an exception item by hand with a note; its flow ends FAILED."
+    )
+    async def resolve_exception(
+        self, info: AppInfo, id: strawberry.ID, note: str
+    ) -> ExceptionPayload:
+        if not note.strip():
+            return ExceptionPayload(
+                **_common(info, _refused(UserError("BAD_INPUT", "a note is required", "note"))),
+                exception_item=None,
+            )
+        return await _operate(info, id, note=note)
+
+    @strawberry.mutation(
+        description="Resume a transaction that is not finished (parked or abandoned) now."
+    )
+    async def replay_transaction(self, info: AppInfo, correlation_id: str) -> TransactionPayload:
+        resources = _resources(info)
+        commands: Commands = resources.commands
+        journal: JournalRepository = commands.runner.journal
+        tx = await journal.get(correlation_id)
+        if tx is None:
+            return TransactionPayload(
+                **_common(
+                    info,
+                    _refused(UserError("NOT_FOUND", "no such transaction", "correlationId")),
+                )
+            )
+        if tx.finished:
+            return TransactionPayload(
+                **_common(
+                    info,
+                    _refused(
+                        UserError(
+                            "ILLEGAL_TRANSITION",
+                            f"the transaction is {tx.status}: nothing to replay",
+                            "correlationId",
+                        )
+                    ),
+                )
+            )
+        result = await commands.resume(correlation_id)
+        return TransactionPayload(**_common(info, result))
+
+
+async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPayload:
+    commands: Commands = _resources(info).commands
+    repo: ExceptionRepository = commands.runner.exceptions
+    raw = _raw_id(item_id, "ExceptionItem")
+    try:
+        number = int(raw)
+    except ValueError:
+        number = -1
+    item = await repo.get(number)
+    if item is None:
+        refusal = _refused(UserError("NOT_FOUND", "no such exception item", "id"))
+        return ExceptionPayload(**_common(info, refusal), exception_item=None)
+    if note is None:
+        result = await commands.retry_exception(item)
+    else:
+        actor = "operator"
+        result = await commands.resolve_exception(item, note, actor)
+    fresh = await repo.get(number)
+    return ExceptionPayload(
+        **_common(info, result), exception_item=ExceptionItem.build(fresh) if fresh else None
+    )
