@@ -68,6 +68,9 @@ class Resources:
             if tx.kind in _RELINKING:  # a customer's links changed: forget cached entries
                 await crosswalk.invalidate()
 
+        idempotency = IdempotencyRepository(
+            engine, retention=timedelta(hours=flows.idempotency_retention_h)
+        )
         runner = FlowRunner(
             specs=FLOWS,
             services=FlowServices(clients, repository),
@@ -81,9 +84,7 @@ class Resources:
                 poll_s=flows.poll_s,
             ),
             on_finished=finished,
-        )
-        idempotency = IdempotencyRepository(
-            engine, retention=timedelta(hours=flows.idempotency_retention_h)
+            housekeeping=idempotency.purge_expired,
         )
         return cls(
             settings=settings,

@@ -49,8 +49,6 @@ __all__ = [
     "parse_event",
     "signature_header",
     "verify",
-    "verify_revgraph",
-    "verify_stripe",
 ]
 
 STRIPE_SIGNATURE_HEADER = "Stripe-Signature"
@@ -111,28 +109,6 @@ class WebhookEvent:
 def signature_header(system: System) -> str:
     """The header ``system``'s webhooks carry their signature in."""
     return STRIPE_SIGNATURE_HEADER if system is System.BILLING else REVGRAPH_SIGNATURE_HEADER
-
-
-def verify_stripe(
-    body: bytes,
-    header: str | None,
-    secrets: Sequence[str],
-    now: datetime,
-    tolerance_s: float = DEFAULT_TOLERANCE_S,
-) -> None:
-    """Check a ``Stripe-Signature`` header for ``body``; :class:`SignatureError` if it fails."""
-    _verify(STRIPE_SIGNATURE_HEADER, body, header, secrets, now, tolerance_s)
-
-
-def verify_revgraph(
-    body: bytes,
-    header: str | None,
-    secrets: Sequence[str],
-    now: datetime,
-    tolerance_s: float = DEFAULT_TOLERANCE_S,
-) -> None:
-    """Check an ``X-Revgraph-Signature`` header (CRM, Contracts, ERP) for ``body``."""
-    _verify(REVGRAPH_SIGNATURE_HEADER, body, header, secrets, now, tolerance_s)
 
 
 def verify(

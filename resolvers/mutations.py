@@ -11,11 +11,12 @@ nothing is written anywhere. The work itself is :mod:`domain.flows`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 
 from domain.flows.checks import contract_check, customer_fields_check
 from domain.flows.commands import CommandResult, Commands, UserError
@@ -26,9 +27,9 @@ from resolvers.billing import Invoice
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract
 from resolvers.customers import Customer
-from resolvers.errors import UserInputError
+from resolvers.errors import UserInputError, source_error_code
 from resolvers.node import global_id, parse_global_id, resolve_nodes
-from resolvers.operations import ExceptionItem, Transaction
+from resolvers.operations import ExceptionItem, Transaction, resources_of, step_slo
 from sources.errors import SourceError
 from store.exceptions import ExceptionRepository
 from store.journal import JournalRepository
@@ -149,13 +150,27 @@ class AmendContractInput:
 # --- plumbing ----------------------------------------------------------------------------
 
 
-def _resources(info: AppInfo) -> Any:
-    return info.context.request.state.resources
-
-
 def _commands(info: AppInfo) -> Commands:
-    commands: Commands = _resources(info).commands
+    commands: Commands = resources_of(info).commands
     return commands
+
+
+async def _execute(
+    info: AppInfo, kind: TransactionKind, flow_input: dict[str, Any], **options: Any
+) -> CommandResult:
+    """Run a command; a system its checks could not ask is a GraphQL error (nothing changed)."""
+    try:
+        return await _commands(info).execute(kind, flow_input, **options)
+    except SourceError as error:
+        raise GraphQLError(
+            f"{error.system} could not be asked, so nothing was changed: retry with the "
+            "same idempotency key",
+            extensions={
+                "code": source_error_code(error),
+                "system": error.system.value,
+                "retryable": error.retryable,
+            },
+        ) from error
 
 
 def _key(info: AppInfo, argument: str | None) -> str | None:
@@ -179,9 +194,8 @@ def _errors(errors: Sequence[UserError]) -> list[MutationError]:
 
 
 def _common(info: AppInfo, result: CommandResult) -> dict[str, Any]:
-    slo = timedelta(seconds=_resources(info).settings.flows.step_slo_s)
     now = datetime.now(UTC)
-    tx = Transaction.build(result.transaction, slo, now) if result.transaction else None
+    tx = Transaction.build(result.transaction, step_slo(info), now) if result.transaction else None
     return {
         "correlation_id": result.correlation_id,
         "transaction": tx,
@@ -249,7 +263,6 @@ async def _contract_command(
     problems: Sequence[UserError] = (),
 ) -> ContractPayload:
     raw = _raw_id(contract_id, "Contract")
-    commands = _commands(info)
     clients = info.context.clients
 
     async def check() -> Sequence[UserError]:
@@ -257,7 +270,8 @@ async def _contract_command(
             return problems
         return await contract_check(clients, action, raw, version)
 
-    result = await commands.execute(
+    result = await _execute(
+        info,
         kind,
         {"contract_id": raw, "version": version, **(extra or {})},
         subject=raw,
@@ -272,6 +286,17 @@ async def _contract_command(
         contract=await _node(info, "Contract", raw if result.correlation_id else None),
         renewal=await _node(info, "Contract", renewal_id),
     )
+
+
+def _lifecycle(kind: TransactionKind, action: Action, description: str) -> Any:
+    """A contract mutation that only moves the lifecycle: id, version, key."""
+
+    async def resolve(
+        info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
+    ) -> ContractPayload:
+        return await _contract_command(info, kind, action, id, version, idempotency_key)
+
+    return strawberry.mutation(resolver=resolve, description=description)
 
 
 @strawberry.type
@@ -291,7 +316,8 @@ class Mutation:
             data["segment"] = input.segment
         if input.billing_email:
             data["billing_email"] = input.billing_email
-        result = await _commands(info).execute(
+        result = await _execute(
+            info,
             _K.CREATE_CUSTOMER,
             data,
             subject=None,
@@ -328,7 +354,8 @@ class Mutation:
             if value is not None:
                 data[name] = value
                 fields.append(field)
-        result = await _commands(info).execute(
+        result = await _execute(
+            info,
             _K.UPDATE_CUSTOMER,
             data,
             subject=account_id,
@@ -341,6 +368,27 @@ class Mutation:
         )
 
     # --- contracts ------------------------------------------------------------------
+
+    submit_contract: ContractPayload = _lifecycle(
+        _K.SUBMIT_CONTRACT, Action.SUBMIT, "Draft → InApproval."
+    )
+    approve_contract: ContractPayload = _lifecycle(
+        _K.APPROVE_CONTRACT,
+        Action.APPROVE,
+        "InApproval → approved (Activated in the contract system).",
+    )
+    activate_contract: ContractPayload = _lifecycle(
+        _K.ACTIVATE_CONTRACT,
+        Action.ACTIVATE,
+        "Start billing and revenue: a billing subscription carrying the contract id and "
+        "version, then an ERP revenue schedule spread ratably over the term.",
+    )
+    suspend_contract: ContractPayload = _lifecycle(
+        _K.SUSPEND_CONTRACT, Action.SUSPEND, "Pause billing (the subscription's collection)."
+    )
+    resume_contract: ContractPayload = _lifecycle(
+        _K.RESUME_CONTRACT, Action.RESUME, "Resume a suspended contract's billing."
+    )
 
     @strawberry.mutation(description="A new Draft contract with its lines.")
     async def create_contract(
@@ -361,7 +409,8 @@ class Mutation:
         async def check() -> Sequence[UserError]:
             return problems
 
-        result = await _commands(info).execute(
+        result = await _execute(
+            info,
             _K.CREATE_CONTRACT,
             data,
             subject=None,
@@ -371,33 +420,6 @@ class Mutation:
         return ContractPayload(
             **_common(info, result),
             contract=await _node(info, "Contract", result.subject),
-        )
-
-    @strawberry.mutation(description="Draft → InApproval.")
-    async def submit_contract(
-        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
-    ) -> ContractPayload:
-        return await _contract_command(
-            info, _K.SUBMIT_CONTRACT, Action.SUBMIT, id, version, idempotency_key
-        )
-
-    @strawberry.mutation(description="InApproval → approved (Activated in the contract system).")
-    async def approve_contract(
-        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
-    ) -> ContractPayload:
-        return await _contract_command(
-            info, _K.APPROVE_CONTRACT, Action.APPROVE, id, version, idempotency_key
-        )
-
-    @strawberry.mutation(
-        description="Start billing and revenue: a billing subscription carrying the contract "
-        "id and version, then an ERP revenue schedule spread ratably over the term."
-    )
-    async def activate_contract(
-        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
-    ) -> ContractPayload:
-        return await _contract_command(
-            info, _K.ACTIVATE_CONTRACT, Action.ACTIVATE, id, version, idempotency_key
         )
 
     @strawberry.mutation(
@@ -448,22 +470,6 @@ class Mutation:
             problems,
         )
 
-    @strawberry.mutation(description="Pause billing (the subscription's collection).")
-    async def suspend_contract(
-        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
-    ) -> ContractPayload:
-        return await _contract_command(
-            info, _K.SUSPEND_CONTRACT, Action.SUSPEND, id, version, idempotency_key
-        )
-
-    @strawberry.mutation(description="Resume a suspended contract's billing.")
-    async def resume_contract(
-        self, info: AppInfo, id: strawberry.ID, version: int, idempotency_key: str | None = None
-    ) -> ContractPayload:
-        return await _contract_command(
-            info, _K.RESUME_CONTRACT, Action.RESUME, id, version, idempotency_key
-        )
-
     @strawberry.mutation(
         description="Terminate at the effective date: billing cancelled, ERP schedule truncated."
     )
@@ -495,7 +501,8 @@ class Mutation:
         self, info: AppInfo, invoice_id: strawberry.ID, idempotency_key: str | None = None
     ) -> InvoicePayload:
         raw = _raw_id(invoice_id, "Invoice")
-        result = await _commands(info).execute(
+        result = await _execute(
+            info,
             _K.POST_INVOICE,
             {"invoice_id": raw},
             subject=raw,
@@ -517,7 +524,8 @@ class Mutation:
         async def check() -> Sequence[UserError]:
             return problems
 
-        result = await _commands(info).execute(
+        result = await _execute(
+            info,
             _K.RECOGNIZE_REVENUE,
             {"period": period},
             subject=f"period:{period}",
@@ -552,7 +560,7 @@ class Mutation:
         description="Resume a transaction that is not finished (parked or abandoned) now."
     )
     async def replay_transaction(self, info: AppInfo, correlation_id: str) -> TransactionPayload:
-        resources = _resources(info)
+        resources = resources_of(info)
         commands: Commands = resources.commands
         journal: JournalRepository = commands.runner.journal
         tx = await journal.get(correlation_id)
@@ -581,7 +589,7 @@ class Mutation:
 
 
 async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPayload:
-    commands: Commands = _resources(info).commands
+    commands: Commands = resources_of(info).commands
     repo: ExceptionRepository = commands.runner.exceptions
     raw = _raw_id(item_id, "ExceptionItem")
     try:

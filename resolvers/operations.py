@@ -75,7 +75,7 @@ strawberry.enum(ExceptionStatus, description="OPEN → RETRYING → RESOLVED (fi
 # --- where the store is --------------------------------------------------------------
 
 
-def _resources(info: AppInfo) -> Any:
+def resources_of(info: AppInfo) -> Any:
     """The process's resources (engine, settings): on the context, or on the request."""
     found = getattr(info.context, "resources", None)
     if found is None and info.context.request is not None:
@@ -86,12 +86,12 @@ def _resources(info: AppInfo) -> Any:
 
 
 def _engine(info: AppInfo) -> AsyncEngine:
-    engine: AsyncEngine = _resources(info).engine
+    engine: AsyncEngine = resources_of(info).engine
     return engine
 
 
-def _step_slo(info: AppInfo) -> timedelta:
-    settings = getattr(_resources(info), "settings", None)
+def step_slo(info: AppInfo) -> timedelta:
+    settings = getattr(resources_of(info), "settings", None)
     flows = getattr(settings, "flows", None)
     return timedelta(seconds=getattr(flows, "step_slo_s", DEFAULT_STEP_SLO_S))
 
@@ -222,7 +222,7 @@ class ExceptionItem(Node):
     @strawberry.field(description="The transaction whose step failed.")
     async def transaction(self, info: AppInfo) -> Transaction | None:
         found = await JournalRepository(_engine(info)).get(self.correlation_id)
-        return Transaction.build(found, _step_slo(info), _now()) if found else None
+        return Transaction.build(found, step_slo(info), _now()) if found else None
 
 
 @strawberry.type(description="Latency of the steps that succeeded in one system.")
@@ -369,7 +369,7 @@ async def transactions_connection(
         if position is None:
             raise
         raise _bad_cursor() from exc
-    slo, now = _step_slo(info), _now()
+    slo, now = step_slo(info), _now()
     edges = [
         Edge(
             cursor=encode_cursor("transaction", _journal_cursor(tx)),
@@ -413,7 +413,7 @@ class OperationsQuery:
     @strawberry.field(description="A transaction by its correlation id.")
     async def transaction(self, info: AppInfo, correlation_id: str) -> Transaction | None:
         found = await JournalRepository(_engine(info)).get(correlation_id)
-        return Transaction.build(found, _step_slo(info), _now()) if found else None
+        return Transaction.build(found, step_slo(info), _now()) if found else None
 
     @strawberry.field(
         description="Transactions newest first; filters combine with AND (`system`: has a "
@@ -472,7 +472,7 @@ class OperationsQuery:
 @node_type("Transaction")
 async def _transaction_nodes(info: AppInfo, ids: list[str]) -> list[Transaction | None]:
     journal = JournalRepository(_engine(info))
-    slo, now = _step_slo(info), _now()
+    slo, now = step_slo(info), _now()
     found: list[Transaction | None] = []
     for correlation_id in ids:
         tx = await journal.get(correlation_id)

@@ -6,9 +6,9 @@
    with the same input replays the first outcome (its correlation id, or its
    userErrors) and starts nothing; with another input it is
    ``IDEMPOTENCY_KEY_REUSED``; a duplicate racing the first waits for it;
-2. run the mutation's checks (ownership, the contract state machine, expected
-   version, a flow already running on the subject); a refusal is stored as the
-   key's outcome and nothing is written anywhere;
+2. run the mutation's checks (a flow already running or parked on the
+   subject, then ownership, the contract state machine, the expected version);
+   a refusal is stored as the key's outcome and nothing is written anywhere;
 3. start the flow under a correlation id derived from the key (so duplicates
    from any replica land on the same transaction) and wait for it up to
    ``wait_s``; a flow still running after that is answered as ``RUNNING`` and
@@ -137,13 +137,15 @@ class Commands:
             return await self._replay(outcome.result, deadline)
         assert isinstance(outcome, Claimed)
         try:
-            errors = tuple(await check()) if check is not None else ()
+            # A flow still running or parked on the subject answers first: until it is
+            # done the systems disagree, and the state they show is not the whole story.
+            errors = await self._busy(subject, cid)
+            if not errors and check is not None:
+                errors = tuple(await check())
         except BaseException:
             # The check could not ask a system: nothing happened, the key is free again.
             await self.idempotency.release(key)
             raise
-        if not errors:
-            errors = await self._busy(subject, cid)
         if errors:
             await self.idempotency.complete(key, {"user_errors": [e.dump() for e in errors]})
             return CommandResult(None, None, errors)

@@ -46,6 +46,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from domain.clients import Clients
 from domain.exception_items import ExceptionQueue
 from domain.exception_routing import ErrorClass, error_class_of, route
 from domain.flows.services import FlowServices
@@ -68,6 +69,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_S = 300.0
+"""How often the worker runs its housekeeping (e.g. purging expired idempotency keys)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,6 @@ class FlowRun:
     ) -> None:
         self.tx = tx
         self.services = services
-        self.clients = services.clients
         self.input: Mapping[str, Any] = tx.input or {}
         self._journal = journal
         self._policy = policy
@@ -162,6 +165,10 @@ class FlowRun:
     @property
     def correlation_id(self) -> str:
         return self.tx.correlation_id
+
+    @property
+    def clients(self) -> Clients:
+        return self.services.clients
 
     async def set_subject(self, subject: str) -> None:
         """Name what the transaction changes once it exists (a created record's id)."""
@@ -255,6 +262,7 @@ class FlowRunner:
         owner: str,
         policy: FlowPolicy | None = None,
         on_finished: Callable[[Transaction], Awaitable[None]] | None = None,
+        housekeeping: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.specs = specs
         self.services = services
@@ -263,6 +271,7 @@ class FlowRunner:
         self.owner = owner
         self.policy = policy or FlowPolicy()
         self._on_finished = on_finished
+        self._housekeeping = housekeeping
         self._tasks: dict[str, asyncio.Task[Transaction | None]] = {}
         self._worker: asyncio.Task[None] | None = None
 
@@ -329,11 +338,16 @@ class FlowRunner:
             self._worker = asyncio.create_task(self._work(), name="flow worker")
 
     async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_housekeeping = loop.time()
         while True:
             try:
                 await self.recover()
+                if self._housekeeping is not None and loop.time() >= next_housekeeping:
+                    next_housekeeping = loop.time() + HOUSEKEEPING_S
+                    await self._housekeeping()
             except Exception:  # the store may be briefly unreachable; try again
-                log.exception("flow recovery failed")
+                log.exception("flow worker pass failed")
             await asyncio.sleep(self.policy.poll_s)
 
     async def aclose(self) -> None:

@@ -185,15 +185,7 @@ class SalesforceClient(SourceClient):
         response = await self.request(
             "POST", f"{self.api_path}/sobjects/{sobject}", json=to_json(fields)
         )
-        body = self.decode(response)
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise SourceResponseError(
-                self.system,
-                f"{sobject} create did not return an id",
-                vendor_code=INVALID_RESPONSE,
-            )
-        record_id: str = body["id"]
-        return record_id
+        return self._saved_id(response, sobject, "create")
 
     async def upsert_record(
         self, sobject: str, external_field: str, external_id: str, fields: Mapping[str, Any]
@@ -210,11 +202,15 @@ class SalesforceClient(SourceClient):
             f"{self.api_path}/sobjects/{sobject}/{external_field}/{quote(external_id, safe='')}",
             json=to_json(fields),
         )
+        return self._saved_id(response, sobject, "upsert")
+
+    def _saved_id(self, response: httpx.Response, sobject: str, verb: str) -> str:
+        """The record id of a create/upsert answer (``{"id", "success", ...}``)."""
         body = self.decode(response)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise SourceResponseError(
                 self.system,
-                f"{sobject} upsert did not return an id",
+                f"{sobject} {verb} did not return an id",
                 vendor_code=INVALID_RESPONSE,
             )
         record_id: str = body["id"]

@@ -17,8 +17,6 @@ from domain.webhooks import (
     parse_event,
     signature_header,
     verify,
-    verify_revgraph,
-    verify_stripe,
 )
 from simulators.billing.events import stripe_signer
 from sources.systems import System
@@ -46,13 +44,13 @@ def header(*signatures: str, t: int = T) -> str:
 
 def refused(header_value: str | None, secrets: list[str], body: bytes = BODY) -> SignatureFailure:
     with pytest.raises(SignatureError) as caught:
-        verify_stripe(body, header_value, secrets, NOW)
+        verify(System.BILLING, body, header_value, secrets, NOW)
     assert caught.value.message
     return caught.value.reason
 
 
 def test_a_good_signature_passes() -> None:
-    verify_stripe(BODY, header(sign(BODY, SECRET)), [SECRET], NOW)
+    verify(System.BILLING, BODY, header(sign(BODY, SECRET)), [SECRET], NOW)
 
 
 def test_a_tampered_body_fails() -> None:
@@ -74,16 +72,16 @@ def test_a_stale_or_future_timestamp_fails_even_when_signed() -> None:
         SignatureFailure.TIMESTAMP_OUT_OF_TOLERANCE
     )
     within = T - 299
-    verify_stripe(BODY, header(sign(BODY, SECRET, within), t=within), [SECRET], NOW)
+    verify(System.BILLING, BODY, header(sign(BODY, SECRET, within), t=within), [SECRET], NOW)
 
 
 def test_rotation_any_v1_against_any_secret() -> None:
     # The sender signs with the old and the new secret while it rotates...
     both = header(sign(BODY, "whsec_old"), sign(BODY, SECRET))
-    verify_stripe(BODY, both, [SECRET], NOW)
-    verify_stripe(BODY, both, ["whsec_old"], NOW)
+    verify(System.BILLING, BODY, both, [SECRET], NOW)
+    verify(System.BILLING, BODY, both, ["whsec_old"], NOW)
     # ... and the receiver may hold both while it rotates its own.
-    verify_stripe(BODY, header(sign(BODY, "whsec_old")), [SECRET, "whsec_old"], NOW)
+    verify(System.BILLING, BODY, header(sign(BODY, "whsec_old")), [SECRET, "whsec_old"], NOW)
     assert refused(both, ["whsec_neither"]) is SignatureFailure.NO_MATCH
     assert refused(both, []) is SignatureFailure.NO_MATCH
 
@@ -95,19 +93,19 @@ def test_a_missing_or_malformed_header_fails() -> None:
     for bad in (f"v1={good}", f"t={T}", f"t=soon,v1={good}", "garbage", f"t={'9' * 40},v1=x"):
         assert refused(bad, [SECRET]) is SignatureFailure.MALFORMED, bad
     # Other schemes (v0) are ignored, as Stripe's libraries do.
-    verify_stripe(BODY, f"t={T},v0=abc,v1={good}", [SECRET], NOW)
+    verify(System.BILLING, BODY, f"t={T},v0=abc,v1={good}", [SECRET], NOW)
 
 
 def test_our_scheme_is_the_same_hmac_in_its_own_header() -> None:
     signed = header(sign(BODY, SECRET))
-    verify_revgraph(BODY, signed, [SECRET], NOW)
+    verify(System.CRM, BODY, signed, [SECRET], NOW)
     verify(System.ERP, BODY, signed, [SECRET], NOW)
     assert signature_header(System.BILLING) == "Stripe-Signature"
     assert {signature_header(s) for s in (System.CRM, System.CONTRACTS, System.ERP)} == {
         "X-Revgraph-Signature"
     }
     with pytest.raises(SignatureError):
-        verify_revgraph(BODY, header(sign(BODY, "nope")), [SECRET], NOW)
+        verify(System.CRM, BODY, header(sign(BODY, "nope")), [SECRET], NOW)
 
 
 def test_parse_a_stripe_event() -> None:
@@ -166,11 +164,11 @@ def test_stripe_and_the_billing_simulator_agree_with_our_verifier() -> None:
     event = stripe.Webhook.construct_event(BODY, signed, SECRET)
     assert event.id == "evt_1" and event.data.object["id"] == "in_1"
     now = datetime.now(UTC)
-    verify_stripe(BODY, signed, [SECRET], now)
+    verify(System.BILLING, BODY, signed, [SECRET], now)
     by_stripe = stripe.WebhookSignature.generate_signature_header(BODY.decode(), SECRET)
-    verify_stripe(BODY, by_stripe, [SECRET], now)
+    verify(System.BILLING, BODY, by_stripe, [SECRET], now)
     tampered = BODY.replace(b"in_1", b"in_2")
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(tampered, signed, SECRET)
     with pytest.raises(SignatureError):
-        verify_stripe(tampered, signed, [SECRET], now)
+        verify(System.BILLING, tampered, signed, [SECRET], now)

@@ -699,3 +699,79 @@ def test_duplicated_and_reordered_webhooks_post_an_invoice_once(stack: Stack) ->
         {"subject": invoice_id},
     )["data"]["transactions"]["edges"]
     assert [e["node"]["correlationId"] for e in txs] == [f"post:{invoice_id}"]
+
+
+def test_resolve_by_hand_and_replay_rules(stack: Stack, fault: Any) -> None:
+    contract_id, _ = active(stack)
+    # A check that cannot ask billing refuses with a typed error and changes nothing.
+    fault("BILLING", down=True)
+    reset_stats(stack)
+    unasked = post(stack, lifecycle("suspend"), {"id": contract_id, "version": 1, "key": key()})
+    assert unasked["data"] is None
+    assert unasked["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+    assert unasked["errors"][0]["extensions"]["system"] == "BILLING"
+    assert sum(writes(stack).values()) == 0
+    httpx.delete(f"{stack.simulator_urls['BILLING']}/_sim/faults")
+    fault("ERP", down=True)
+    variables = {"id": contract_id, "version": 1, "on": "2026-06-30", "key": key()}
+    terminated = post(stack, TERMINATE, variables)["data"]["terminateContract"]
+    cid = terminated["correlationId"]
+    assert terminated["transaction"]["status"] == "NEEDS_ATTENTION"
+    httpx.delete(f"{stack.simulator_urls['ERP']}/_sim/faults")
+    again = move(stack, "suspend", contract_id, 1)
+    assert [e["code"] for e in again["userErrors"]] == ["FLOW_IN_PROGRESS"]
+    (item,) = open_items(stack, cid)
+    assert item["queue"] == "FINANCE_OPS"
+    resolve = """mutation Resolve($id: ID!, $note: String!) {
+      resolveException(id: $id, note: $note) {
+        userErrors { code field } transaction { status } exceptionItem { status resolutionNote }
+      }
+    }"""
+    empty = post(stack, resolve, {"id": item["id"], "note": " "})["data"]["resolveException"]
+    assert empty["userErrors"] == [{"code": "BAD_INPUT", "field": "note"}]
+    note = "schedule truncated by hand in the ERP"
+    done = post(stack, resolve, {"id": item["id"], "note": note})["data"]["resolveException"]
+    assert done["transaction"]["status"] == "FAILED"
+    assert done["exceptionItem"] == {"status": "RESOLVED", "resolutionNote": note}
+    twice = post(stack, resolve, {"id": item["id"], "note": "again"})["data"]["resolveException"]
+    assert [e["code"] for e in twice["userErrors"]] == ["ILLEGAL_TRANSITION"]
+    replay = """mutation Replay($id: String!) {
+      replayTransaction(correlationId: $id) { userErrors { code } transaction { status } }
+    }"""
+    finished = post(stack, replay, {"id": cid})["data"]["replayTransaction"]
+    assert [e["code"] for e in finished["userErrors"]] == ["ILLEGAL_TRANSITION"]
+    unknown = post(stack, replay, {"id": "tx_nope"})["data"]["replayTransaction"]
+    assert [e["code"] for e in unknown["userErrors"]] == ["NOT_FOUND"]
+    # The subject is free again: the state machine, not the parked flow, answers now.
+    after = move(stack, "suspend", contract_id, 1)
+    assert [e["code"] for e in after["userErrors"]] == ["ILLEGAL_TRANSITION"]
+
+
+def test_bad_input_is_refused_before_anything_runs(stack: Stack) -> None:
+    customer = create_customer(stack, "Bad Input Co")["customer"]
+    reset_stats(stack)
+    body = post(
+        stack,
+        CREATE_CONTRACT,
+        {
+            "input": contract_input(
+                customer["id"],
+                termMonths=0,
+                lines=[{"productId": "P", "quantity": 0, "unitPrice": "ten"}],
+            ),
+            "key": key(),
+        },
+    )
+    errors = body["data"]["createContract"]["userErrors"]
+    assert {(e["code"], e["field"]) for e in errors} == {
+        ("BAD_INPUT", "lines.0.unitPrice"),
+        ("BAD_INPUT", "lines.0.quantity"),
+        ("BAD_INPUT", "termMonths"),
+    }
+    missing = post(
+        stack,
+        """mutation U { updateCustomer(input: {id: "001000000000000AAA", name: "x"}) {
+          userErrors { code field } } }""",
+    )["data"]["updateCustomer"]
+    assert missing["userErrors"] == [{"code": "NOT_FOUND", "field": "id"}]
+    assert sum(writes(stack).values()) == 0
