@@ -6,6 +6,7 @@
                         [--data-dir .revgraph/simulators] [--keep] [--schema-prefix revgraph_sim]
     revgraph simulators manifest [--customers 200] [--seed 42]
     revgraph crosswalk rebuild [--max-problems 50]
+    revgraph reconcile [--resume] [--page-size N] [--pages-per-s X]
     revgraph db upgrade
     revgraph demo [--customers 200] [--port 8000] [--base-port 8000]
     revgraph serve [--host 127.0.0.1] [--port 8000]
@@ -21,7 +22,7 @@ Settings (store, sources) come from the environment or a settings file, see
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,9 +33,11 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from api.jobs import Reconciliation
     from api.settings import Settings
     from domain.crosswalk import CrosswalkResult
     from simulators.cluster import Cluster
+    from store.reconciliation import ReconciliationRun
 
 DEFAULT_BASE_PORT = 8000
 """The simulators' base port (``simulators.registry.DEFAULT_BASE_PORT``, spelled out
@@ -376,6 +379,212 @@ def _print_result(result: CrosswalkResult, max_problems: int) -> None:
         console.print(f"  {line}", markup=False, soft_wrap=True)
     if len(lines) > max_problems:
         console.print(f"  ... and {len(lines) - max_problems} more")
+
+
+# --- reconcile -----------------------------------------------------------------
+
+
+@app.command()
+def reconcile(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the latest interrupted or abandoned run from its checkpoint "
+            "(or take over a running one) instead of starting a new one.",
+        ),
+    ] = False,
+    page_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1000,
+            metavar="N",
+            help="Customers read per page (default REVGRAPH_CONSISTENCY_PAGE_SIZE, 200).",
+        ),
+    ] = None,
+    pages_per_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            metavar="X",
+            help="At most this many pages a second (default "
+            "REVGRAPH_CONSISTENCY_SWEEP_PAGES_PER_S: as fast as the adapters allow).",
+        ),
+    ] = None,
+) -> None:
+    """Recompute every customer's consistency checks and print the summary.
+
+    The verdicts go to the consistency store the gateways read (Redis, when
+    REDIS_URL is set); the run is recorded in the store with a checkpoint after
+    every page, so an interrupted sweep (Ctrl-C) continues with --resume. Refuses
+    to start while another sweep is making progress.
+    """
+    import asyncio
+
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.lifespan import StartupError, check_startup, safe_url
+    from api.settings import Settings
+    from domain.consistency.sweep import SweepRunning
+    from sources.errors import SourceError
+
+    settings = Settings()
+    runs: list[ReconciliationRun] = []
+    try:
+        asyncio.run(check_startup(settings))
+        result = asyncio.run(_reconcile(settings, resume, page_size, pages_per_s, runs.append))
+    except KeyboardInterrupt:
+        which = f"Run {runs[-1].id}" if runs else "The run"
+        raise _fail(
+            f"[yellow]Interrupted.[/] {which} stopped after its last complete page: "
+            "`revgraph reconcile --resume` continues it.",
+            130,
+        ) from None
+    except StartupError as exc:
+        raise _fail(f"[red]Cannot reconcile:[/] {_escape(str(exc))}") from None
+    except SweepRunning as exc:
+        run = exc.run
+        if run is None:
+            raise _fail("[red]Cannot reconcile:[/] another sweep is running.") from None
+        done = f"{run.processed}/{run.total}" if run.total is not None else str(run.processed)
+        raise _fail(
+            f"[red]Cannot reconcile:[/] run {run.id} is in progress (started "
+            f"{_when(run.started_at)}, {done} customers, last progress "
+            f"{_when(run.updated_at)}). Wait for it to finish, or take it over with "
+            "--resume if its process is gone."
+        ) from None
+    except SourceError as exc:
+        url = settings.source(exc.system).url
+        raise _fail(f"[red]Cannot read {exc.system}[/] at {url}: {_escape(exc.message)}") from None
+    except RedisError as exc:
+        where = safe_url(settings.redis_url or "")
+        raise _fail(f"[red]Cannot use Redis[/] {where}: {_escape(str(exc))}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        where = safe_url(settings.database_url)
+        raise _fail(f"[red]Cannot use the store[/] {where}: {_escape(str(exc))}") from None
+    _print_reconciliation(result)
+
+
+def _when(moment: Any) -> str:
+    """An instant as ``2026-12-01 12:00:00Z (3 min ago)``."""
+    from datetime import UTC, datetime
+
+    seconds = max(0, int((datetime.now(UTC) - moment).total_seconds()))
+    ago = f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z ({ago})"
+
+
+async def _reconcile(
+    settings: Settings,
+    resume: bool,
+    page_size: int | None,
+    pages_per_s: float | None,
+    started: Callable[[ReconciliationRun], None],
+) -> Reconciliation:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from api.jobs import reconcile
+
+    console = _io.out
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("Customers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unreconciled]} unreconciled"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("sweep", total=None, unreconciled=0)
+
+        def on_progress(processed: int, total: int | None, counts: Mapping[str, int]) -> None:
+            unreconciled = sum(n for status, n in counts.items() if status != "CONSISTENT")
+            progress.update(task, completed=processed, total=total, unreconciled=unreconciled)
+
+        def notify(message: str) -> None:
+            progress.console.print(message, soft_wrap=True, markup=False)
+
+        return await reconcile(
+            settings,
+            resume=resume,
+            page_size=page_size,
+            pages_per_s=pages_per_s,
+            progress=on_progress,
+            notify=notify,
+            started=started,
+        )
+
+
+def _print_reconciliation(result: Reconciliation) -> None:
+    from rich.table import Table
+
+    from domain.consistency.types import CheckStatus, RuleName
+
+    console = _io.out
+    run = result.sweep.run
+    summary = result.report.summary
+    how = "resumed, " if result.sweep.resumed else ""
+    removed = len(result.sweep.removed)
+    console.print(
+        f"Run {run.id} {run.status.value}: {run.processed} customers ({how}"
+        f"{removed} gone since the last sweep), started {_when(run.started_at)}.",
+        soft_wrap=True,
+    )
+    statuses = Table(title="Checks by status")
+    statuses.add_column("Status")
+    statuses.add_column("Checks", justify="right")
+    for status in CheckStatus:
+        statuses.add_row(status.value, str(summary.by_status.get(status, 0)))
+    statuses.add_row("total", str(summary.total))
+    console.print(statuses)
+    unreconciled = result.report.unreconciled
+    # Fits 80 columns: rule names must never be cut.
+    rules = Table(title="Unreconciled checks by rule", show_edge=False)
+    rules.add_column("Rule", no_wrap=True)
+    rules.add_column("Total", justify="right")
+    shown = (CheckStatus.DRIFT, CheckStatus.MISSING, CheckStatus.UNKNOWN, CheckStatus.PENDING)
+    for status in shown:
+        rules.add_column(status.value, justify="right")
+    rules.add_column("Of checks", justify="right")
+    for rule in RuleName:
+        counts = unreconciled[rule]
+        rules.add_row(
+            rule.value,
+            str(summary.unreconciled_by_rule.get(rule, 0)),
+            *(str(counts[status]) for status in shown),
+            str(summary.by_rule.get(rule, 0)),
+        )
+    console.print(rules)
+    variance = ", ".join(f"{m.amount} {m.currency}" for m in summary.variance) or "none"
+    oldest = _when(summary.oldest_unresolved) if summary.oldest_unresolved else "none"
+    console.print(
+        f"Unreconciled: {summary.unreconciled} of {summary.total} checks "
+        f"over {summary.customers} customers.",
+        soft_wrap=True,
+    )
+    console.print(f"Variance (unreconciled, absolute): {variance}", soft_wrap=True)
+    console.print(f"Oldest unresolved: {oldest}", soft_wrap=True)
+    if not result.shared:
+        note = (
+            "The consistency store is in-process (no REDIS_URL): these verdicts are not "
+            "shared with the gateways and end with this command."
+        )
+        if result.sweep.resumed:
+            run_counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
+            note += (
+                " This process swept only the customers after the checkpoint, so the "
+                f"tables cover them alone; the run's checks over all customers: {run_counts}."
+            )
+        console.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
 
 
 # --- db ------------------------------------------------------------------------

@@ -71,7 +71,13 @@ _PAGE = """<!doctype html>
 </html>
 """
 
-EXAMPLES = ("quote_to_cash", "customer_hierarchy", "invoices_missing_posting", "writes")
+EXAMPLES = (
+    "quote_to_cash",
+    "customer_hierarchy",
+    "invoices_missing_posting",
+    "writes",
+    "consistency",
+)
 
 # Characters that could end the <script> element or open an HTML comment inside it,
 # written as JSON escapes (same string for JavaScript, inert for the HTML parser).

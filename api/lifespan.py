@@ -26,6 +26,7 @@ from api.metrics import Metrics
 from api.resources import Resources
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
+from domain.consistency.policy import PolicyError, load_policy
 from domain.crosswalk import CrosswalkBuilder
 from domain.flows.triggers import triggers
 from sources.systems import System
@@ -49,6 +50,10 @@ def safe_url(url: str) -> str:
 async def check_startup(settings: Settings, systems: tuple[System, ...] = tuple(System)) -> None:
     """Raise :class:`StartupError` unless every source in ``systems`` has a credential
     and the store is migrated to the code's head."""
+    try:
+        load_policy(settings.consistency.policy_file)
+    except PolicyError as exc:
+        raise StartupError(f"The consistency policy is not valid: {exc}") from exc
     missing = settings.missing_tokens(systems)
     if missing:
         verb = "is" if len(missing) == 1 else "are"
@@ -103,9 +108,12 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
         dispatcher = WebhookDispatcher(resources.inbox)
         for system, prefix, handler in triggers(resources.runner):
             dispatcher.register(system, prefix, handler)
+        for system in System:  # any change a system reports may change a verdict
+            dispatcher.register(system, "", resources.consistency.on_event)
         metrics.watch(resources.clients.all())
         try:
             await keeper.start()
+            await resources.consistency.start()
             if settings.flows.worker:
                 resources.runner.start_worker()
             await dispatcher.start()

@@ -29,6 +29,10 @@ Metric                                           Labels
 ``revgraph_posting_success_ratio``               (none; absent until a posting finished)
 ``revgraph_open_exceptions``                     queue (unresolved items now)
 ``revgraph_flow_metrics_refreshed_timestamp_seconds``  when the flow metrics were read
+``revgraph_consistency_checks``                  status (cached checks now)
+``revgraph_consistency_unreconciled``            rule (cached checks not CONSISTENT now)
+``revgraph_consistency_computed_timestamp_seconds``  the oldest cached computation
+``revgraph_consistency_refreshed_timestamp_seconds``  when the consistency cache was read
 ===============================================  =====================================
 
 GraphQL ``outcome`` is ``ok`` (no errors), ``partial`` (data and errors),
@@ -50,6 +54,15 @@ count every idempotency key and webhook event the store still holds (purging
 expired keys lowers it, which Prometheus reads as a counter reset); open
 exceptions are the current count. A failed read keeps the last values (see
 the refreshed timestamp).
+
+The consistency metrics (``revgraph_consistency_*``) are the consistency cache's
+numbers, as the ``consistencySummary`` query answers them
+(:meth:`store.consistency.ConsistencyStore.summary`: index sizes, no check is
+read), read from the consistency store (:meth:`Metrics.refresh_consistency`, also called by
+:class:`MetricsMiddleware`, with the store of ``request.state.resources``) at most
+once per :data:`CONSISTENCY_REFRESH_S`; a failed read keeps the last values. The
+computed timestamp is the oldest computation any count rests on (how stale the
+cache may be); absent while the cache is empty.
 
 Label values that clients control are bounded: operation names beyond
 :data:`MAX_OPERATION_NAMES` distinct ones count as ``other``, unknown HTTP
@@ -74,10 +87,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.consistency.types import CheckStatus, RuleName
 from domain.flow_metrics import FlowMetrics
 from sources.base import SourceClient
 from sources.breaker import BreakerState
 from sources.systems import System
+from store.consistency import ConsistencyStore, ConsistencySummary
 from store.flow_metrics import FlowMetricsRepository
 
 logger = logging.getLogger("revgraph.metrics")
@@ -95,6 +110,9 @@ FLOW_WINDOW_S = 3600.0
 
 FLOW_REFRESH_S = 10.0
 """Scrapes within this long of the last read of the flow metrics reuse it."""
+
+CONSISTENCY_REFRESH_S = 10.0
+"""Scrapes within this long of the last read of the consistency cache reuse it."""
 
 METRICS_PATH = "/metrics"
 
@@ -147,6 +165,11 @@ class Metrics:
         self.flow_refresh_s = FLOW_REFRESH_S
         self._flows_read_at: float | None = None
         self._flows_refreshing = False
+        self.consistency = ConsistencyCollector()
+        self.registry.register(self.consistency)
+        self.consistency_refresh_s = CONSISTENCY_REFRESH_S
+        self._consistency_read_at: float | None = None
+        self._consistency_refreshing = False
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
 
@@ -200,6 +223,26 @@ class Metrics:
             self._flows_refreshing = False
         self._flows_read_at = now
         self.flows.snapshot = FlowSnapshot(windowed, replays, webhook_duplicates, time.time())
+
+    async def refresh_consistency(self, store: ConsistencyStore, *, force: bool = False) -> None:
+        """Re-read the consistency cache's numbers, unless read within
+        ``consistency_refresh_s`` (as :meth:`refresh_flows`: concurrent scrapes serve
+        the previous values; a failed read keeps them, logged)."""
+        now = time.monotonic()
+        read_at = self._consistency_read_at
+        fresh = read_at is not None and now - read_at < self.consistency_refresh_s
+        if self._consistency_refreshing or (fresh and not force):
+            return
+        self._consistency_refreshing = True
+        try:
+            summary = await store.summary()
+        except Exception:  # the cache failing must not fail the scrape
+            logger.warning("could not read the consistency cache", exc_info=True)
+            return
+        finally:
+            self._consistency_refreshing = False
+        self._consistency_read_at = now
+        self.consistency.snapshot = ConsistencySnapshot(summary, time.time())
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition (Prometheus text, or OpenMetrics if asked) and its content type."""
@@ -333,6 +376,9 @@ class MetricsMiddleware:
             resources = scope.get("state", {}).get("resources")
             if resources is not None:
                 await self.metrics.refresh_flows(resources.engine)
+                consistency = getattr(resources, "consistency_store", None)
+                if consistency is not None:
+                    await self.metrics.refresh_consistency(consistency)
         responded = False
 
         async def send_and_observe(message: Message) -> None:
@@ -519,5 +565,65 @@ class FlowCollector:
             GaugeMetricFamily(
                 "revgraph_flow_metrics_refreshed_timestamp_seconds",
                 "When the flow metrics were last read from the store (Unix time).",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ConsistencySnapshot:
+    """The consistency cache's numbers as last read."""
+
+    summary: ConsistencySummary
+    read_at: float
+    """Unix time."""
+
+
+class ConsistencyCollector:
+    """The consistency metrics of the last :meth:`Metrics.refresh_consistency`
+    (nothing before one)."""
+
+    def __init__(self) -> None:
+        self.snapshot: ConsistencySnapshot | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        snapshot = self.snapshot
+        if snapshot is not None:
+            checks, unreconciled, computed, read = families
+            summary = snapshot.summary
+            for status in CheckStatus:
+                checks.add_metric([status.value], summary.by_status.get(status, 0))
+            for rule in RuleName:
+                unreconciled.add_metric([rule.value], summary.unreconciled_by_rule.get(rule, 0))
+            if summary.computed_at is not None:
+                computed.add_metric([], summary.computed_at.timestamp())
+            read.add_metric([], snapshot.read_at)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
+    ]:
+        return (
+            GaugeMetricFamily(
+                "revgraph_consistency_checks",
+                "Cached consistency checks per status (one per rule and subject).",
+                labels=["status"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_consistency_unreconciled",
+                "Cached consistency checks that are not CONSISTENT, per rule.",
+                labels=["rule"],
+            ),
+            GaugeMetricFamily(
+                "revgraph_consistency_computed_timestamp_seconds",
+                "The oldest computation the cached consistency checks rest on (Unix time).",
+            ),
+            GaugeMetricFamily(
+                "revgraph_consistency_refreshed_timestamp_seconds",
+                "When the consistency checks were last read from the cache (Unix time).",
             ),
         )

@@ -15,8 +15,14 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.consistency_keeper import ConsistencyKeeper
 from api.settings import Settings
 from domain.clients import Clients, build_clients
+from domain.consistency.freshness import OwnerLookup
+from domain.consistency.gather import ConsistencyReader
+from domain.consistency.policy import load_policy
+from domain.consistency.sweep import Sweep
+from domain.consistency.view import ConsistencyView
 from domain.crosswalk_lookup import ClientLinkSources, CrosswalkLookup
 from domain.flows.commands import Commands
 from domain.flows.engine import FlowPolicy, FlowRunner
@@ -24,6 +30,7 @@ from domain.flows.registry import FLOWS
 from domain.flows.services import FlowServices
 from domain.transactions import Transaction, TransactionKind
 from store.cache import Cache, open_cache
+from store.consistency import ConsistencyStore, open_consistency_store
 from store.crosswalk import CrosswalkRepository
 from store.database import create_engine
 from store.exceptions import ExceptionRepository
@@ -31,6 +38,44 @@ from store.idempotency import IdempotencyRepository
 from store.inbox import WebhookInbox
 from store.journal import JournalRepository
 from store.pubsub import PubSub, open_pubsub
+from store.reconciliation import ReconciliationRuns
+
+
+def consistency_keeper(
+    settings: Settings,
+    engine: AsyncEngine,
+    clients: Clients,
+    store: ConsistencyStore,
+    pubsub: PubSub,
+) -> ConsistencyKeeper:
+    """The consistency view of one process and what keeps it fresh.
+
+    The policy was validated at start-up (:func:`api.lifespan.check_startup`).
+    """
+    config = settings.consistency
+    reader = ConsistencyReader(clients)
+    owners = OwnerLookup(clients, store.owner_of)
+    view = ConsistencyView(
+        store,
+        reader,
+        load_policy(config.policy_file),
+        pubsub=pubsub,
+        resolve_owner=owners,
+        parked=JournalRepository(engine).unfinished_by_subject,
+    )
+    runs = ReconciliationRuns(engine)
+
+    def sweep() -> Sweep:
+        return Sweep(
+            view,
+            reader,
+            runs,
+            page_size=config.page_size,
+            max_pages_per_s=config.sweep_pages_per_s,
+        )
+
+    return ConsistencyKeeper(view, owners, runs, sweep, pubsub, sweep_every_s=config.sweep_every_s)
+
 
 _RELINKING = frozenset({TransactionKind.CREATE_CUSTOMER, TransactionKind.UPDATE_CUSTOMER})
 
@@ -51,6 +96,10 @@ class Resources:
     """Runs this process's flows and resumes abandoned ones (the worker)."""
     commands: Commands
     """What every mutation goes through: idempotency, checks, start, wait."""
+    consistency_store: ConsistencyStore
+    """Cached consistency verdicts (Redis, or in-process), indexed for listing."""
+    consistency: ConsistencyKeeper
+    """The consistency view, kept fresh by webhooks, flows, pub/sub and sweeps."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Resources:
@@ -63,10 +112,13 @@ class Resources:
         sources = ClientLinkSources(clients.crm, clients.billing, clients.erp)
         crosswalk = CrosswalkLookup(repository, cache, sources=sources)
         flows = settings.flows
+        consistency_store = open_consistency_store(settings.redis_url, settings.redis_prefix)
+        keeper = consistency_keeper(settings, engine, clients, consistency_store, pubsub)
 
         async def finished(tx: Transaction) -> None:
             if tx.kind in _RELINKING:  # a customer's links changed: forget cached entries
                 await crosswalk.invalidate()
+            await keeper.on_transaction(tx)
 
         idempotency = IdempotencyRepository(
             engine, retention=timedelta(hours=flows.idempotency_retention_h)
@@ -97,10 +149,14 @@ class Resources:
             inbox=WebhookInbox(engine),
             runner=runner,
             commands=Commands(runner, idempotency, wait_s=flows.wait_s),
+            consistency_store=consistency_store,
+            consistency=keeper,
         )
 
     async def close(self) -> None:
         await self.runner.aclose()
+        await self.consistency.stop()
+        await self.consistency_store.aclose()
         await self.clients.aclose()
         await self.pubsub.aclose()
         await self.cache.aclose()

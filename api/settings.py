@@ -23,6 +23,8 @@ Variable                       Meaning (default)
 ``REVGRAPH_REQUEST_DEADLINE_S``  every client request ends within this (10.0)
 ``REVGRAPH_FLOWS_<NAME>``      durable flows: ``WAIT_S``, ``STEP_ATTEMPTS``, ``LEASE_S``,
                                ``IDEMPOTENCY_RETENTION_H``, ``WORKER`` ... (see FlowSettings)
+``REVGRAPH_CONSISTENCY_<NAME>``  consistency view: ``POLICY_FILE`` (TOML), ``SWEEP_EVERY_S``
+                               (0: no periodic sweep), ``SWEEP_PAGES_PER_S``, ``PAGE_SIZE``
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import (
@@ -140,6 +143,18 @@ class FlowSettings(BaseModel):
     """How often the worker looks for flows to resume."""
 
 
+class ConsistencySettings(BaseModel):
+    """The consistency view (``REVGRAPH_CONSISTENCY_<NAME>``)."""
+
+    policy_file: Path | None = None
+    """A TOML policy (thresholds, windows, queues); None: the built-in default."""
+    sweep_every_s: float = Field(default=0.0, ge=0)
+    """Run the reconciliation sweep inside ``serve`` this often (0: only on demand)."""
+    sweep_pages_per_s: float | None = Field(default=None, gt=0)
+    """Pace of the sweep's pages of customers (None: as fast as the adapters allow)."""
+    page_size: int = Field(default=200, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     """Everything the gateway process is configured with (see the module docstring)."""
 
@@ -170,6 +185,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=lambda: BillingSettings())
     erp: ErpSettings = Field(default_factory=lambda: ErpSettings())
     flows: FlowSettings = Field(default_factory=lambda: FlowSettings())
+    consistency: ConsistencySettings = Field(default_factory=lambda: ConsistencySettings())
 
     @classmethod
     def settings_customise_sources(

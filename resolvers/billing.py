@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from domain.consistency.types import SubjectKind
 from domain.ownership import Record
 from domain.records import Invoice as InvoiceModel
 from domain.records import Subscription as SubscriptionModel
 from resolvers.common import Money, SourceRef
+from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo
 from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
@@ -199,6 +201,13 @@ class Invoice(Node):
             billing_customer_id=inv.customer_id,
             customer_id=customer_id,
         )
+
+    @strawberry.field(
+        description="Where the systems disagree about this invoice, from the cached view "
+        "(`fresh: true` recomputes its customer live)."
+    )
+    async def consistency(self, info: AppInfo, fresh: bool = False) -> ConsistencyReport | None:
+        return await report_of(info, SubjectKind.INVOICE, self.key, fresh)
 
     @strawberry.field(description="The first lines Stripe embeds in the invoice (up to 10).")
     def lines(self) -> list[InvoiceLine]:

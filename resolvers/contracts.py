@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import strawberry
 
+from domain.consistency.types import SubjectKind
 from domain.lifecycle import LifecycleFacts, Stage, derive_stage
 from domain.ownership import Record
 from domain.records import Contract as ContractModel
@@ -18,6 +19,7 @@ from domain.records import RevenueSchedule as ScheduleModel
 from domain.records import Subscription as SubscriptionModel
 from resolvers.billing import Invoice, Subscription, invoices_of, subscriptions_of
 from resolvers.common import Money, SourceRef, money_or_none
+from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo, Derived
 from resolvers.dataloaders.loader import Attempt, attempt, load
 from resolvers.node import Node, global_id, node_type
@@ -278,6 +280,13 @@ class Contract(Node):
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.CONTRACT, self.key)]
+
+    @strawberry.field(
+        description="Where the systems disagree about this contract, from the cached view "
+        "(`fresh: true` recomputes its customer live)."
+    )
+    async def consistency(self, info: AppInfo, fresh: bool = False) -> ConsistencyReport | None:
+        return await report_of(info, SubjectKind.CONTRACT, self.key, fresh)
 
     @strawberry.field(
         description="The transactions (flows) that changed this contract, newest first; "

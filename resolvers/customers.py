@@ -9,11 +9,13 @@ from enum import Enum
 
 import strawberry
 
+from domain.consistency.types import SubjectKind
 from domain.lifecycle import Stage
 from domain.ownership import Record
 from domain.records import Customer as CustomerRecord
 from resolvers.billing import Invoice, Subscription
 from resolvers.common import Money, SourceRef, money_or_none
+from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, ContractStatus
 from resolvers.dataloaders.loader import load
@@ -146,6 +148,13 @@ class Customer(Node):
             return None
         total = sum((p.amount_remaining.amount for p in postings if p.amount_remaining), Decimal(0))
         return money_or_none(total, self.currency)
+
+    @strawberry.field(
+        description="Where the systems disagree about this customer, from the cached view "
+        "(`fresh: true` recomputes its customer live)."
+    )
+    async def consistency(self, info: AppInfo, fresh: bool = False) -> ConsistencyReport | None:
+        return await report_of(info, SubjectKind.CUSTOMER, self.key, fresh)
 
     @strawberry.field(description="This customer in each system that holds it.")
     async def sources(self, info: AppInfo) -> list[SourceRef]:

@@ -18,12 +18,15 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
+from domain.consistency.sweep import SweepRunning
+from domain.consistency.types import SubjectKind
 from domain.flows.checks import contract_check, customer_fields_check
 from domain.flows.commands import CommandResult, Commands, UserError
 from domain.flows.finance import posting_correlation_id
 from domain.transactions import TransactionKind
 from domain.transitions import Action
 from resolvers.billing import Invoice
+from resolvers.consistency import ConsistencyReport, ReconciliationRun, keeper_of, report_of
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract
 from resolvers.customers import Customer
@@ -93,6 +96,27 @@ class ExceptionPayload(MutationPayload):
 @strawberry.type
 class TransactionPayload(MutationPayload):
     pass
+
+
+@strawberry.type
+class ConsistencyPayload:
+    report: ConsistencyReport | None = strawberry.field(
+        description="The subject's report, recomputed live."
+    )
+    user_errors: list[MutationError]
+
+
+@strawberry.type
+class ReconciliationPayload:
+    run: ReconciliationRun | None = strawberry.field(description="Poll it: reconciliationRun(id).")
+    user_errors: list[MutationError]
+
+
+_SUBJECT_KINDS = {
+    "Customer": SubjectKind.CUSTOMER,
+    "Contract": SubjectKind.CONTRACT,
+    "Invoice": SubjectKind.INVOICE,
+}
 
 
 @strawberry.input
@@ -533,6 +557,51 @@ class Mutation:
             check=check,
         )
         return RevenuePayload(**_common(info, result), period=period)
+
+    # --- consistency ----------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Recompute one subject's consistency now (its whole customer), live."
+    )
+    async def refresh_consistency(
+        self, info: AppInfo, subject_id: strawberry.ID
+    ) -> ConsistencyPayload:
+        try:
+            type_name, key = parse_global_id(subject_id)
+        except UserInputError:
+            type_name, key = "", subject_id
+        kind = _SUBJECT_KINDS.get(type_name)
+        if kind is None:
+            error = MutationError(
+                field="subjectId",
+                code="BAD_INPUT",
+                message="subjectId must be the id of a Customer, Contract or Invoice",
+            )
+            return ConsistencyPayload(report=None, user_errors=[error])
+        report = await report_of(info, kind, key, fresh=True)
+        if report is None and not info.context.failures:
+            missing = MutationError(field="subjectId", code="NOT_FOUND", message="no such subject")
+            return ConsistencyPayload(report=None, user_errors=[missing])
+        return ConsistencyPayload(report=report, user_errors=[])
+
+    @strawberry.mutation(
+        description="Start a reconciliation sweep of every customer (resume: continue an "
+        "interrupted one); answers at once with the run to poll."
+    )
+    async def run_reconciliation(
+        self, info: AppInfo, resume: bool = False
+    ) -> ReconciliationPayload:
+        try:
+            run = await keeper_of(info).run_sweep(resume=resume)
+        except SweepRunning as running:
+            busy = MutationError(
+                field=None,
+                code="RECONCILIATION_RUNNING",
+                message=f"run {running.run.id if running.run else '?'} is still running",
+            )
+            current = ReconciliationRun.build(running.run) if running.run else None
+            return ReconciliationPayload(run=current, user_errors=[busy])
+        return ReconciliationPayload(run=ReconciliationRun.build(run), user_errors=[])
 
     # --- operations -----------------------------------------------------------------
 

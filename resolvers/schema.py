@@ -6,7 +6,19 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from domain.consistency.types import CheckStatus, RuleName
+from domain.exception_items import ExceptionQueue
 from resolvers.billing import Invoice, Subscription
+from resolvers.consistency import (
+    ConsistencyCheck,
+    ConsistencyPolicy,
+    ConsistencySummary,
+    ReconciliationRun,
+    list_checks,
+    policy_of,
+    run_of,
+    summary_of,
+)
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
@@ -21,6 +33,7 @@ from resolvers.ownership import OwnershipRule, ownership_rules
 from resolvers.pagination import Connection
 from resolvers.revenue import ArPosting, RevenueSchedule
 from sources.errors import SourceError
+from sources.systems import System
 
 
 @strawberry.type
@@ -57,6 +70,38 @@ class Query(OperationsQuery):
     @strawberry.field(description="Each system of record as the gateway last saw it.")
     def source_health(self, info: AppInfo) -> list[SourceHealth]:
         return source_health(info)
+
+    @strawberry.field(
+        description="Checks from the cached consistency view, filtered (AND) by status, "
+        "rule, system involved and owning queue; ordered by subject."
+    )
+    async def consistency(
+        self,
+        info: AppInfo,
+        status: CheckStatus | None = None,
+        rule: RuleName | None = None,
+        system: System | None = None,
+        queue: ExceptionQueue | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ConsistencyCheck]:
+        return await list_checks(
+            info, status=status, rule=rule, system=system, queue=queue, first=first, after=after
+        )
+
+    @strawberry.field(description="Dashboard tiles of the consistency view (cached).")
+    async def consistency_summary(self, info: AppInfo) -> ConsistencySummary:
+        return await summary_of(info)
+
+    @strawberry.field(description="The consistency policy in force: thresholds, windows, queues.")
+    def consistency_policy(self, info: AppInfo) -> ConsistencyPolicy:
+        return policy_of(info)
+
+    @strawberry.field(description="A reconciliation run by id (default: the latest).")
+    async def reconciliation_run(
+        self, info: AppInfo, id: int | None = None
+    ) -> ReconciliationRun | None:
+        return await run_of(info, id)
 
     @strawberry.field(
         description="Who owns what: the system of record of each field mutations can change."

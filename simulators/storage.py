@@ -47,7 +47,11 @@ class DocumentStore:
 
     async def open(self, *, reset: bool = False) -> None:
         """Connect, create the table if needed, and load every document."""
-        self._engine = create_async_engine(self.url)
+        # One idle connection per simulator: it holds its documents in memory and
+        # only writes through, and test runs start dozens of simulators on one
+        # Postgres (whose connection slots are shared by every replica and test).
+        pooling = {"pool_size": 1, "max_overflow": 4} if self.url.startswith("postgresql") else {}
+        self._engine = create_async_engine(self.url, **pooling)
         async with self._engine.begin() as conn:
             if self.schema:
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))

@@ -412,6 +412,23 @@ class JournalRepository:
             steps = await self._steps_of(conn, [r.correlation_id for r in rows])
         return [_transaction(r, steps.get(r.correlation_id, ())) for r in rows]
 
+    async def unfinished_by_subject(self, subjects: Sequence[str]) -> dict[str, str]:
+        """For each subject with an unfinished (running or parked) transaction, the
+        oldest one's correlation id."""
+        if not subjects:
+            return {}
+        query = (
+            select(_TX.c.subject, _TX.c.correlation_id)
+            .where(
+                _TX.c.subject.in_(list(dict.fromkeys(subjects))),
+                _TX.c.status.not_in([s.value for s in FINISHED]),
+            )
+            .order_by(_TX.c.started_at.desc())
+        )
+        async with self._engine.connect() as conn:
+            # Newest first, so the oldest wins the dict.
+            return {row.subject: row.correlation_id for row in await conn.execute(query)}
+
     async def get(self, correlation_id: str) -> Transaction | None:
         """The transaction with its steps in order, or None."""
         async with self._engine.connect() as conn:

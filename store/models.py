@@ -180,3 +180,28 @@ class WebhookEventRow(Base):
     """Deliveries of the same event after the first (deduplicated)."""
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconciliationRunRow(Base):
+    """One consistency sweep: progress, a checkpoint to resume from, and the outcome."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """RUNNING, COMPLETED, FAILED or INTERRUPTED (see :class:`store.reconciliation.RunStatus`)."""
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    """The last progress (a RUNNING run not updated for a while was abandoned)."""
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    """Customers recomputed so far."""
+    total: Mapped[int | None] = mapped_column(Integer)
+    """Customers to recompute, when known."""
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
+    """Checks by status so far."""
+    last_account_id: Mapped[str | None] = mapped_column(String(255))
+    """The checkpoint: the reader's cursor after the last completed page."""
+    error: Mapped[str | None] = mapped_column(Text)

@@ -54,32 +54,50 @@ def redis_prefix() -> str:
 StartSimulators = Callable[..., dict[str, str]]
 
 
+_STARTED: list[BackgroundServers] = []
+"""Simulators started through ``start_simulators``, running until their module ends."""
+
+
 @pytest.fixture(scope="session")
 def start_simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartSimulators]:
     """Start some simulators with the given records; returns their URLs by name.
 
     ``start_simulators(("BILLING",), records={"BILLING": {"customer": [...]}})``.
     Each call gets fresh stores (own SQLite dir or own Postgres schemas) and
-    free ports; everything is stopped and dropped at the end of the session.
+    free ports. They are stopped when the module that started them ends (their
+    Postgres schemas are dropped at the end of the session), so a whole run
+    never holds more than one module's simulators and their connections.
     """
-    started: list[tuple[BackgroundServers, Cluster]] = []
+    count = 0
 
     def start(names: tuple[str, ...], records: Records | None = None) -> dict[str, str]:
-        n = len(started)
+        nonlocal count
+        count += 1
         cluster = Cluster(
-            data_dir=Path(tmp_path_factory.mktemp(f"sim{n}")),
+            data_dir=Path(tmp_path_factory.mktemp(f"sim{count}")),
             database_url=_postgres_url(),
-            schema_prefix=f"{RUN_ID}_{n}",
+            schema_prefix=f"{RUN_ID}_{count}",
             names=names,
         )
         servers = cluster.background(records or {})
         urls = servers.start()
-        started.append((servers, cluster))
+        _STARTED.append(servers)
         return urls
 
     yield start
-    for servers, _ in started:
-        servers.stop()
+    _stop_started(0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_simulators_of_module() -> Iterator[None]:
+    first = len(_STARTED)
+    yield
+    _stop_started(first)
+
+
+def _stop_started(first: int) -> None:
+    while len(_STARTED) > first:
+        _STARTED.pop().stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -31,6 +31,7 @@ PACKAGE_DATA = (
     *(f"api/examples/{name}.graphql" for name in EXAMPLES),
     "store/migrations/script.py.mako",
     "store/migrations/env.py",
+    "domain/consistency/default_policy.toml",
 )
 
 # Run by the new environment's python from outside the repository, configured by

@@ -50,7 +50,7 @@ from sources.errors import (
     SourceRequestError,
     SourceThrottled,
 )
-from sources.pagination import StripeListPaginator, StripeSearchPaginator, collect
+from sources.pagination import StripeListPaginator, StripeSearchPaginator, chunked, collect
 
 STRIPE_VERSION = "2024-06-20"
 T = TypeVar("T")
@@ -68,6 +68,8 @@ ERROR_CLASSES: dict[str, type[SourceError]] = {
 """Stripe's error ``code`` / ``type`` → class, where it says more than the status.
 ``api_error`` is left to the status (5xx, 503)."""
 SHOULD_RETRY_HEADER = "Stripe-Should-Retry"
+SEARCH_MAX_CLAUSES = 10
+"""Stripe's search query language combines at most ten clauses in one query."""
 
 
 def _path(*parts: str) -> str:
@@ -202,6 +204,34 @@ class BillingClient(SourceClient):
             self.system, lambda params: self._get(_path("customers", "search"), params), query
         )
         return self._customers(await collect(paginator))
+
+    async def customers_by_crm_ids(
+        self, crm_account_ids: Sequence[str]
+    ) -> dict[str, list[BillingCustomer]]:
+        """Customers stamped ``metadata.crm_account_id`` with each id (every id a key).
+
+        One search per :data:`SEARCH_MAX_CLAUSES` ids, ``metadata['crm_account_id']:'a'
+        OR ...`` (Stripe allows at most ten clauses a query), concurrently. Stripe's
+        search index lags writes (normally under a minute): a customer created just
+        now may not be found yet.
+        """
+        wanted = unique(crm_account_ids)
+        result: dict[str, list[BillingCustomer]] = {i: [] for i in wanted}
+
+        async def one(chunk: Sequence[str]) -> list[BillingCustomer]:
+            query = " OR ".join(f"metadata['crm_account_id']:{_search_literal(i)}" for i in chunk)
+            paginator = StripeSearchPaginator(
+                self.system, lambda params: self._get(_path("customers", "search"), params), query
+            )
+            return self._customers(await collect(paginator))
+
+        found = await gather_or_cancel(one(c) for c in chunked(wanted, SEARCH_MAX_CLAUSES))
+        seen: set[str] = set()
+        for customer in (c for chunk in found for c in chunk):
+            if customer.crm_account_id in result and customer.id not in seen:
+                seen.add(customer.id)
+                result[customer.crm_account_id].append(customer)
+        return result
 
     async def create_customer(
         self, params: Mapping[str, Any], *, idempotency_key: str | None = None

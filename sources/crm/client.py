@@ -98,6 +98,20 @@ class CrmClient(SalesforceClient):
         """Every account, by Id (paged through ``nextRecordsUrl``)."""
         return self._customers(await self.query(f"{_SELECT} ORDER BY Id"))
 
+    async def accounts_after(self, after: str | None, *, limit: int) -> list[Customer]:
+        """Up to ``limit`` accounts by Id, strictly after ``after`` (None: from the first).
+
+        One SOQL query (``WHERE Id > :after ORDER BY Id LIMIT n``): a keyset page, so
+        a sweep can stop and resume at the last Id it finished without OFFSET (which
+        Salesforce caps at 2000 rows).
+        """
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        if after is not None and not is_record_id(after):
+            raise ValueError("after needs a record id")
+        where = f" WHERE Id > {quote(after)}" if after is not None else ""
+        return self._customers(await self.query(f"{_SELECT}{where} ORDER BY Id LIMIT {limit}"))
+
     async def create_account(self, fields: Mapping[str, Any]) -> str:
         """Create an account from vendor field names (``Name``, ``ParentId`` ...); its id."""
         return await self.create_record(ACCOUNT, fields)

@@ -290,6 +290,7 @@ def test_browsers_get_graphiql_with_the_examples_as_tabs(http: httpx.Client) -> 
         "CustomerHierarchy",
         "InvoicesMissingArPosting",
         "Onboard",  # the writes tab opens on its first operation
+        "ConsistencyDashboard",
     ]
 
 

@@ -36,7 +36,7 @@ async def target(tmp_path: Path, postgres_url: str | None, run_id: str) -> Async
 
 def test_one_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0004_flows"]
+    assert scripts.get_heads() == ["0005_consistency"]
 
 
 async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
@@ -44,7 +44,7 @@ async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
     assert await current(url, schema) is None
     await upgrade(url, schema)
     await upgrade(url, schema)  # a second run is a no-op
-    assert await current(url, schema) == "0004_flows"
+    assert await current(url, schema) == "0005_consistency"
     engine = create_engine(url, schema=schema)
     try:
         async with engine.connect() as conn:
@@ -94,6 +94,8 @@ async def test_tables_live_in_the_schema(target: Target) -> None:
         "transactions",
         "transaction_steps",
         "exception_items",
+        "webhook_events",
+        "reconciliation_runs",
         "alembic_version",
     } <= tables
 
@@ -118,4 +120,18 @@ async def test_0003_journal_downgrades_and_upgrades_again(target: Target) -> Non
         await engine.dispose()
     assert await current(url, schema) == "0002_idempotency"
     await upgrade(url, schema)
+    assert await current(url, schema) == "0005_consistency"
+
+
+async def test_0005_consistency_downgrades_to_0004_and_upgrades_again(target: Target) -> None:
+    url, schema = target
+    await upgrade(url, schema)
+    engine = create_engine(url, schema=schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0004_flows"))
+    finally:
+        await engine.dispose()
     assert await current(url, schema) == "0004_flows"
+    await upgrade(url, schema)
+    assert await current(url, schema) == "0005_consistency"

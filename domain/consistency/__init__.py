@@ -1,0 +1,1 @@
+"""The cross-system consistency view: rules, policy, evaluation, the sweep."""
