@@ -11,6 +11,7 @@
     revgraph demo [--customers 200] [--port 8000] [--base-port 8000]
     revgraph serve [--host 127.0.0.1] [--port 8000]
     revgraph schema export [-o schema.graphql]
+    revgraph schema check --against FILE|REF [--changelog CHANGELOG.md]
 
 Settings (store, sources) come from the environment or a settings file, see
 :mod:`api.settings`. ``simulators`` keeps its data in SQLite files under
@@ -654,6 +655,7 @@ def demo(
                 gateway_port=port,
                 host=host,
                 limits=limits,
+                sweep_on_start=True,  # the Consistency tab opens with the planted drift
             )
         except PortInUse as exc:
             raise _fail(f"[red]Cannot start the demo:[/] {port_in_use_message(exc)}") from None
@@ -794,6 +796,66 @@ def schema_export(
     else:
         output.write_text(sdl)
         _io.out.print(f"Wrote {output}")
+
+
+@schema_app.command("check")
+def schema_check(
+    against: Annotated[
+        str,
+        typer.Option(
+            "--against",
+            metavar="FILE|REF",
+            help="The old schema: an SDL file, or a git revision whose schema.graphql "
+            "is read (git show REF:schema.graphql).",
+        ),
+    ],
+    changelog: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE",
+            help="The changelog whose '## Unreleased' section must record each breaking "
+            "change in a '- **BREAKING:**' bullet naming it in backticks, with a reason.",
+        ),
+    ] = Path("CHANGELOG.md"),
+) -> None:
+    """Compare the code's schema with an older one: breaking and dangerous changes.
+
+    Exits 1 on a breaking change the changelog does not record (dangerous changes
+    never fail), 2 when the old schema or the changelog cannot be read.
+    """
+    from api.schema_check import (
+        SchemaSourceError,
+        check_schema,
+        failure_message,
+        load_old_schema,
+        report_lines,
+    )
+    from resolvers.schema import schema_sdl
+
+    name = str(changelog)
+    try:
+        old = load_old_schema(against)
+        notes = changelog.read_text() if changelog.is_file() else ""
+        report = check_schema(old.sdl, schema_sdl(), notes, old_label=old.label)
+    except SchemaSourceError as exc:
+        raise _fail(f"[red]Cannot check the schema:[/] {_escape(str(exc))}", 2) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"[red]Cannot read {_escape(name)}:[/] {_escape(str(exc))}", 2) from None
+
+    def say(line: str) -> None:
+        _io.out.print(line, markup=False, soft_wrap=True)
+
+    say(f"Comparing the code's schema with {old.label}.")
+    for line in report_lines(report, name):
+        say(line)
+    if report.breaking and not changelog.is_file():
+        say(f"{name} does not exist: it records nothing.")
+    if not report.ok:
+        raise _fail(f"[red]Schema check failed:[/] {_escape(failure_message(report, name))}")
+    if report.breaking:
+        say(f"OK: every breaking change is recorded in {name}.")
+    else:
+        say(f"OK: no breaking changes against {old.label}.")
 
 
 if __name__ == "__main__":

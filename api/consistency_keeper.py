@@ -41,6 +41,7 @@ class ConsistencyKeeper:
         pubsub: PubSub,
         *,
         sweep_every_s: float = 0.0,
+        sweep_on_start: bool = False,
     ) -> None:
         self.view = view
         self.owners = owners
@@ -48,6 +49,7 @@ class ConsistencyKeeper:
         self._make_sweep = make_sweep
         self._pubsub = pubsub
         self._sweep_every_s = sweep_every_s
+        self._sweep_on_start = sweep_on_start
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweep: asyncio.Task[SweepResult] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -55,6 +57,9 @@ class ConsistencyKeeper:
 
     async def start(self) -> None:
         self._follower = await self.view.follow_invalidations(self._pubsub)
+        if self._sweep_on_start and (await self.view.summary()).customers == 0:
+            with contextlib.suppress(SweepRunning):  # another replica fills it
+                await self.run_sweep(resume=True)
         if self._sweep_every_s > 0:
             self._timer = asyncio.create_task(self._periodic(), name="consistency sweep timer")
 

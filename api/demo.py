@@ -178,6 +178,7 @@ def start_stack(
     breakers: bool = True,
     limits: bool = False,
     worker: bool = True,
+    sweep_on_start: bool = False,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway, and point the simulators' webhooks at it.
@@ -186,7 +187,8 @@ def start_stack(
     everything lives in SQLite files under ``data_dir``; with a Postgres URL the
     simulators and the store use schemas ``{schema_prefix}_*``. ``limits`` turns
     the vendors' limits on in the simulators and paces the gateway's adapters.
-    ``worker=False`` leaves abandoned flows to other processes (tests of recovery).
+    ``worker=False`` leaves abandoned flows to other processes (tests of recovery);
+    ``sweep_on_start`` fills the consistency view once the gateway is up (the demo).
     """
     data = generate(customers, seed)
     postgres = database_url is not None and is_postgres(database_url)
@@ -212,6 +214,9 @@ def start_stack(
         if not worker:
             flows = settings.flows.model_copy(update={"worker": False})
             settings = settings.model_copy(update={"flows": flows})
+        if sweep_on_start:
+            consistency = settings.consistency.model_copy(update={"sweep_on_start": True})
+            settings = settings.model_copy(update={"consistency": consistency})
         asyncio.run(migrate(settings))
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings, host=host, port=gateway_port)

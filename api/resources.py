@@ -74,7 +74,15 @@ def consistency_keeper(
             max_pages_per_s=config.sweep_pages_per_s,
         )
 
-    return ConsistencyKeeper(view, owners, runs, sweep, pubsub, sweep_every_s=config.sweep_every_s)
+    return ConsistencyKeeper(
+        view,
+        owners,
+        runs,
+        sweep,
+        pubsub,
+        sweep_every_s=config.sweep_every_s,
+        sweep_on_start=config.sweep_on_start,
+    )
 
 
 _RELINKING = frozenset({TransactionKind.CREATE_CUSTOMER, TransactionKind.UPDATE_CUSTOMER})

@@ -153,6 +153,8 @@ class ConsistencySettings(BaseModel):
     sweep_pages_per_s: float | None = Field(default=None, gt=0)
     """Pace of the sweep's pages of customers (None: as fast as the adapters allow)."""
     page_size: int = Field(default=200, ge=1, le=1000)
+    sweep_on_start: bool = False
+    """Sweep once at start when the view is empty (the demo: dashboards open filled)."""
 
 
 class Settings(BaseSettings):
