@@ -6,6 +6,8 @@ rules are :mod:`api.graphql_view`'s), ``/healthz`` (the process answers),
 is built: :mod:`api.crosswalk_keeper`), ``/metrics``
 (Prometheus, :mod:`api.metrics`), ``/webhooks/{system}`` (signed events from the
 sources: :mod:`api.webhooks`). Every response carries ``X-Correlation-ID``.
+``settings.api`` turns introspection, GraphiQL (page and assets), CORS and
+trusted documents on (:class:`~api.settings.ApiSettings`, :mod:`api.documents`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,12 +26,13 @@ from starlette.routing import Route
 from api.crosswalk_keeper import CrosswalkKeeper
 from api.graphiql import assets_route
 from api.graphql_view import GraphQLView
-from api.lifespan import gateway_lifespan
+from api.lifespan import gateway_lifespan, trusted_documents
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
 from api.resources import Resources
 from api.settings import Settings
 from api.webhooks import webhook_routes
+from sources.correlation import HEADER
 
 READY_TIMEOUT_S = 3.0
 """How long ``/readyz`` waits for one dependency before calling it not ready."""
@@ -39,7 +43,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     (inside the serving loop), which checks and opens everything (:mod:`api.lifespan`)."""
     settings = settings or Settings()
     metrics = Metrics()
-    view = GraphQLView(metrics=metrics, deadline_s=settings.request_deadline_s)
+    view = GraphQLView(
+        metrics=metrics,
+        deadline_s=settings.request_deadline_s,
+        introspection=settings.api.introspection,
+        graphiql=settings.api.graphiql,
+        documents=trusted_documents(settings),
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -77,12 +87,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *webhook_routes(),
-            assets_route(),  # GraphiQL's JS and CSS, served offline
+            # GraphiQL's JS and CSS, served offline
+            *([assets_route()] if settings.api.graphiql else []),
         ],
         # Outermost first: the id is on every response, even the masked 500 that
         # UnhandledErrorMiddleware sends for an exception MetricsMiddleware counted.
         middleware=[
             Middleware(CorrelationIdMiddleware),
+            # Inside the id (a preflight's answer has one), outside the masked 500.
+            *_cors(settings.api.cors_origins),
             Middleware(UnhandledErrorMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
         ],
@@ -90,6 +103,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.metrics = metrics  # the app's own registry (tests read it)
     return app
+
+
+def _cors(origins: list[str]) -> list[Middleware]:
+    """CORS for the allowed ``origins`` only; none configured: no CORS headers at all."""
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization", "Idempotency-Key", HEADER],
+            expose_headers=[HEADER],
+        )
+    ]
 
 
 async def _crosswalk_check(keeper: CrosswalkKeeper) -> dict[str, object]:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.audit_cli import audit_app
+
 # Only typer at import time: `revgraph --help` must not load the schema, the
 # simulators or the servers. Every command imports what it needs when it runs.
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ app.add_typer(simulators_app, name="simulators")
 app.add_typer(crosswalk_app, name="crosswalk")
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
+app.add_typer(audit_app, name="audit")
 
 MANIFEST_FILE = "drift-manifest.json"
 CustomersOpt = Annotated[

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.jobs import rebuild_crosswalk
 from api.lifespan import check_startup
 from api.settings import (
+    ApiSettings,
     BillingSettings,
     ContractsSettings,
     CrmSettings,
@@ -128,6 +129,8 @@ def stack_settings(
             webhook_secrets=secrets["ERP"],
             **off,
         ),
+        # The demo (and the test stacks) are for exploring: introspection and GraphiQL on.
+        api=ApiSettings(introspection=True, graphiql=True),
     )
 
 

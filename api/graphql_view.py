@@ -21,7 +21,13 @@ around it follow https://graphql.github.io/graphql-over-http/ (checked with the
   methods other than GET and POST → 405 with ``Allow: GET, POST``.
 - GET carries ``query``, ``operationName`` and JSON-encoded ``variables`` and
   ``extensions`` as URL parameters. A browser (``Accept: text/html``) asking
-  for the endpoint without a query gets GraphiQL.
+  for the endpoint without a query gets GraphiQL, or a 404 (``NOT_FOUND``)
+  where GraphiQL is off.
+- Which documents run (:mod:`api.documents`): with introspection off,
+  ``__schema``/``__type`` are refused (``INTROSPECTION_DISABLED``); with trusted
+  documents, only those run, named by ``documentId`` or Apollo's
+  ``persistedQuery`` (``PERSISTED_QUERY_NOT_FOUND``, ``PERSISTED_QUERY_REQUIRED``),
+  refused before parsing. These are request errors (200 / 400 as above).
 - Every error leaves with an ``extensions.code`` (the schema's error policy,
   applied again here for errors raised before the operation hooks ran), and
   every operation is counted in :mod:`api.metrics` by name and outcome.
@@ -52,6 +58,13 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.documents import (
+    DocumentRefused,
+    TrustedDocuments,
+    check_introspection,
+    refusal_response,
+    resolve_query,
+)
 from api.graphiql import graphiql_html
 from api.metrics import Metrics, operation_label
 from api.negotiation import (
@@ -69,6 +82,7 @@ from api.negotiation import (
 from api.resources import Resources
 from resolvers.context import Context
 from resolvers.extensions import classify
+from resolvers.limits import Limits
 from resolvers.schema import schema as default_schema
 from sources.correlation import current_correlation_id
 from sources.deadline import deadline
@@ -115,6 +129,9 @@ class GraphQLView(GraphQL[Context, None]):
         metrics: Metrics | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         deadline_s: float | None = None,
+        introspection: bool = True,
+        graphiql: bool = True,
+        documents: TrustedDocuments | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema or default_schema, graphql_ide="graphiql", **kwargs)
@@ -122,6 +139,11 @@ class GraphQLView(GraphQL[Context, None]):
         self.max_body_bytes = max_body_bytes
         self.deadline_s = deadline_s
         """Each operation's deadline (:mod:`sources.deadline`); None: none."""
+        self.introspection = introspection
+        self.graphiql = graphiql
+        self.documents = documents
+        """Trusted documents: the only ones that run (None: any document)."""
+        self._limits = Limits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,6 +156,8 @@ class GraphQLView(GraphQL[Context, None]):
                     405, "GraphQL is served over GET and POST only.", {"Allow": "GET, POST"}
                 )
             response = await self.run(request)
+        except DocumentRefused as exc:
+            response = refusal_response(exc, request.headers.get("accept"))
         except HTTPException as exc:
             response = rejection_response(exc, request.headers.get("accept"))
         await response(scope, receive, send)
@@ -162,6 +186,8 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
+        if not self.graphiql:
+            raise RequestRejected(404, "GraphiQL is not served here (REVGRAPH_API_GRAPHIQL).")
         return HTMLResponse(graphiql_html())
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
@@ -171,6 +197,9 @@ class GraphQLView(GraphQL[Context, None]):
             )
         if request.method == "GET":
             data: object = query_parameters(request.query_params)
+            document_id = request.query_params.get("documentId")
+            if isinstance(data, dict) and document_id:
+                data["documentId"] = document_id
         else:
             check_content_type(request.content_type)
             if isinstance(request, _RequestAdapter):
@@ -178,7 +207,14 @@ class GraphQLView(GraphQL[Context, None]):
             else:
                 body = await request.get_body()
             data = decode_json(body, "body")
-        return request_data(data)
+        parsed = request_data(data)
+        if isinstance(data, dict):  # request_data refused anything else
+            parsed.query = resolve_query(data, self.documents)
+        if parsed.query and not self.introspection:
+            check_introspection(
+                parsed.query, self._limits.max_document_chars, self._limits.max_tokens
+            )
+        return parsed
 
     async def execute_single(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from api.crosswalk_keeper import CrosswalkKeeper
+from api.documents import DocumentError, TrustedDocuments
 from api.metrics import Metrics
 from api.resources import Resources
 from api.settings import Settings
@@ -29,6 +30,7 @@ from api.webhooks import WebhookDispatcher
 from domain.consistency.policy import PolicyError, load_policy
 from domain.crosswalk import CrosswalkBuilder
 from domain.flows.triggers import triggers
+from resolvers.schema import schema
 from sources.systems import System
 from store.migrate import current, head, known
 
@@ -54,6 +56,7 @@ async def check_startup(settings: Settings, systems: tuple[System, ...] = tuple(
         load_policy(settings.consistency.policy_file)
     except PolicyError as exc:
         raise StartupError(f"The consistency policy is not valid: {exc}") from exc
+    trusted_documents(settings)
     missing = settings.missing_tokens(systems)
     if missing:
         verb = "is" if len(missing) == 1 else "are"
@@ -82,6 +85,18 @@ async def check_startup(settings: Settings, systems: tuple[System, ...] = tuple(
         f"The store {where} is at revision {revision}, behind {wanted}: "
         f"run `{UPGRADE_COMMAND}` first."
     )
+
+
+def trusted_documents(settings: Settings) -> TrustedDocuments | None:
+    """The trusted documents configured (None: any document runs), read and validated
+    against the schema; :class:`StartupError` names a file that is not valid."""
+    directory = settings.api.trusted_documents_dir
+    if directory is None:
+        return None
+    try:
+        return TrustedDocuments.load(directory, schema._schema)
+    except DocumentError as exc:
+        raise StartupError(f"The trusted documents are not valid: {exc}") from exc
 
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]

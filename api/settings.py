@@ -25,6 +25,9 @@ Variable                       Meaning (default)
                                ``IDEMPOTENCY_RETENTION_H``, ``WORKER`` ... (see FlowSettings)
 ``REVGRAPH_CONSISTENCY_<NAME>``  consistency view: ``POLICY_FILE`` (TOML), ``SWEEP_EVERY_S``
                                (0: no periodic sweep), ``SWEEP_PAGES_PER_S``, ``PAGE_SIZE``
+``REVGRAPH_API_<NAME>``        the HTTP surface: ``INTROSPECTION``, ``GRAPHIQL`` (both false;
+                               ``revgraph demo`` turns them on), ``CORS_ORIGINS`` (a JSON
+                               list; none), ``TRUSTED_DOCUMENTS_DIR`` (none; see ApiSettings)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -157,6 +160,19 @@ class ConsistencySettings(BaseModel):
     """Sweep once at start when the view is empty (the demo: dashboards open filled)."""
 
 
+class ApiSettings(BaseModel):
+    """The HTTP surface of ``/graphql`` (``REVGRAPH_API_<NAME>``); see :mod:`api.documents`."""
+
+    introspection: bool = False
+    """Answer ``__schema``/``__type`` (off: ``INTROSPECTION_DISABLED``; ``__typename`` always)."""
+    graphiql: bool = False
+    """Serve GraphiQL to browsers, and its assets (off: a browser's GET gets a 404)."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins browsers may call the gateway from (none: no CORS headers at all)."""
+    trusted_documents_dir: Path | None = None
+    """Run only the ``.graphql`` documents in this directory, by id (None: any document)."""
+
+
 class Settings(BaseSettings):
     """Everything the gateway process is configured with (see the module docstring)."""
 
@@ -188,6 +204,7 @@ class Settings(BaseSettings):
     erp: ErpSettings = Field(default_factory=lambda: ErpSettings())
     flows: FlowSettings = Field(default_factory=lambda: FlowSettings())
     consistency: ConsistencySettings = Field(default_factory=lambda: ConsistencySettings())
+    api: ApiSettings = Field(default_factory=lambda: ApiSettings())
 
     @classmethod
     def settings_customise_sources(

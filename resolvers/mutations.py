@@ -3,7 +3,9 @@
 Each mutation takes an ``idempotencyKey`` (or the ``Idempotency-Key`` header)
 and answers with a payload: the changed entity (read again, live), the
 ``correlationId``, the ``transaction`` (which systems have the change) and
-``userErrors``. Expected failures — a field another system owns, an illegal
+``userErrors``. Every call, accepted or refused, writes an audit record
+(:mod:`resolvers.audit`; :class:`~domain.flows.commands.Commands` audits the
+keyed ones, :func:`_audited` the rest). Expected failures — a field another system owns, an illegal
 lifecycle transition, a stale ``version``, a reused key — are userErrors, and
 nothing is written anywhere. The work itself is :mod:`domain.flows`.
 """
@@ -18,6 +20,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
+from domain.audit import Outcome
 from domain.consistency.sweep import SweepRunning
 from domain.consistency.types import SubjectKind
 from domain.flows.checks import contract_check, customer_fields_check
@@ -25,6 +28,7 @@ from domain.flows.commands import CommandResult, Commands, UserError
 from domain.flows.finance import posting_correlation_id
 from domain.transactions import TransactionKind
 from domain.transitions import Action
+from resolvers.audit import actor_of, audit_call
 from resolvers.billing import Invoice
 from resolvers.consistency import ConsistencyReport, ReconciliationRun, keeper_of, report_of
 from resolvers.context import AppInfo
@@ -184,7 +188,9 @@ async def _execute(
 ) -> CommandResult:
     """Run a command; a system its checks could not ask is a GraphQL error (nothing changed)."""
     try:
-        return await _commands(info).execute(kind, flow_input, **options)
+        return await _commands(info).execute(
+            kind, flow_input, actor=actor_of(info), mutation=info.field_name, **options
+        )
     except SourceError as error:
         raise GraphQLError(
             f"{error.system} could not be asked, so nothing was changed: retry with the "
@@ -230,6 +236,21 @@ def _common(info: AppInfo, result: CommandResult) -> dict[str, Any]:
 
 def _refused(*errors: UserError) -> CommandResult:
     return CommandResult(None, None, tuple(errors))
+
+
+async def _audited(
+    info: AppInfo, input: dict[str, Any], result: CommandResult, subject: str | None = None
+) -> CommandResult:
+    """Audit a mutation that does not go through ``Commands.execute`` (its own transaction)."""
+    if result.user_errors:
+        kind, details = Outcome.REFUSED, [e.code for e in result.user_errors]
+    else:
+        kind = Outcome.ACCEPTED
+        details = [str(result.transaction.status)] if result.transaction else []
+    await audit_call(
+        info, input, kind, details, subject=subject, correlation_id=result.correlation_id
+    )
+    return result
 
 
 async def _node(info: AppInfo, type_name: str, key: str | None) -> Any:
@@ -577,11 +598,16 @@ class Mutation:
                 code="BAD_INPUT",
                 message="subjectId must be the id of a Customer, Contract or Invoice",
             )
+            await audit_call(info, {"subject_id": subject_id}, Outcome.REFUSED, [error.code])
             return ConsistencyPayload(report=None, user_errors=[error])
         report = await report_of(info, kind, key, fresh=True)
         if report is None and not info.context.failures:
             missing = MutationError(field="subjectId", code="NOT_FOUND", message="no such subject")
+            await audit_call(
+                info, {"subject_id": subject_id}, Outcome.REFUSED, [missing.code], subject=key
+            )
             return ConsistencyPayload(report=None, user_errors=[missing])
+        await audit_call(info, {"subject_id": subject_id}, Outcome.ACCEPTED, subject=key)
         return ConsistencyPayload(report=report, user_errors=[])
 
     @strawberry.mutation(
@@ -600,7 +626,11 @@ class Mutation:
                 message=f"run {running.run.id if running.run else '?'} is still running",
             )
             current = ReconciliationRun.build(running.run) if running.run else None
+            await audit_call(info, {"resume": resume}, Outcome.REFUSED, [busy.code])
             return ReconciliationPayload(run=current, user_errors=[busy])
+        await audit_call(
+            info, {"resume": resume}, Outcome.ACCEPTED, subject=f"reconciliation:{run.id}"
+        )
         return ReconciliationPayload(run=ReconciliationRun.build(run), user_errors=[])
 
     # --- operations -----------------------------------------------------------------
@@ -619,10 +649,9 @@ class Mutation:
         self, info: AppInfo, id: strawberry.ID, note: str
     ) -> ExceptionPayload:
         if not note.strip():
-            return ExceptionPayload(
-                **_common(info, _refused(UserError("BAD_INPUT", "a note is required", "note"))),
-                exception_item=None,
-            )
+            refusal = _refused(UserError("BAD_INPUT", "a note is required", "note"))
+            await _audited(info, {"id": id, "note": note}, refusal)
+            return ExceptionPayload(**_common(info, refusal), exception_item=None)
         return await _operate(info, id, note=note)
 
     @strawberry.mutation(
@@ -633,27 +662,23 @@ class Mutation:
         commands: Commands = resources.commands
         journal: JournalRepository = commands.runner.journal
         tx = await journal.get(correlation_id)
+        asked = {"correlation_id": correlation_id}
         if tx is None:
-            return TransactionPayload(
-                **_common(
-                    info,
-                    _refused(UserError("NOT_FOUND", "no such transaction", "correlationId")),
-                )
-            )
+            refusal = _refused(UserError("NOT_FOUND", "no such transaction", "correlationId"))
+            await _audited(info, asked, refusal)
+            return TransactionPayload(**_common(info, refusal))
         if tx.finished:
-            return TransactionPayload(
-                **_common(
-                    info,
-                    _refused(
-                        UserError(
-                            "ILLEGAL_TRANSITION",
-                            f"the transaction is {tx.status}: nothing to replay",
-                            "correlationId",
-                        )
-                    ),
+            refusal = _refused(
+                UserError(
+                    "ILLEGAL_TRANSITION",
+                    f"the transaction is {tx.status}: nothing to replay",
+                    "correlationId",
                 )
             )
+            await _audited(info, asked, refusal, tx.subject)
+            return TransactionPayload(**_common(info, refusal))
         result = await commands.resume(correlation_id)
+        await _audited(info, asked, result, tx.subject)
         return TransactionPayload(**_common(info, result))
 
 
@@ -661,6 +686,7 @@ async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPa
     commands: Commands = resources_of(info).commands
     repo: ExceptionRepository = commands.runner.exceptions
     raw = _raw_id(item_id, "ExceptionItem")
+    asked: dict[str, Any] = {"id": item_id} if note is None else {"id": item_id, "note": note}
     try:
         number = int(raw)
     except ValueError:
@@ -668,12 +694,14 @@ async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPa
     item = await repo.get(number)
     if item is None:
         refusal = _refused(UserError("NOT_FOUND", "no such exception item", "id"))
+        await _audited(info, asked, refusal)
         return ExceptionPayload(**_common(info, refusal), exception_item=None)
     if note is None:
         result = await commands.retry_exception(item)
     else:
         actor = "operator"
         result = await commands.resolve_exception(item, note, actor)
+    await _audited(info, asked, result, item.subject)
     fresh = await repo.get(number)
     return ExceptionPayload(
         **_common(info, result), exception_item=ExceptionItem.build(fresh) if fresh else None

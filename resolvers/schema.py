@@ -8,6 +8,7 @@ from strawberry.types import ExecutionContext
 
 from domain.consistency.types import CheckStatus, RuleName
 from domain.exception_items import ExceptionQueue
+from resolvers.audit import AuditQuery
 from resolvers.billing import Invoice, Subscription
 from resolvers.consistency import (
     ConsistencyCheck,
@@ -37,7 +38,7 @@ from sources.systems import System
 
 
 @strawberry.type
-class Query(OperationsQuery):
+class Query(OperationsQuery, AuditQuery):
     @strawberry.field(description="Any entity by its global id.")
     async def node(self, info: AppInfo, id: strawberry.ID) -> Node | None:
         (found,) = await _nodes(info, [id])

@@ -18,6 +18,8 @@ happened anywhere). Keys expire ``retention`` after their claim (default 24 h):
 an expired key can be claimed again (one ``UPDATE ... WHERE expires_at <= now``,
 so again exactly one winner), and :meth:`~IdempotencyRepository.purge_expired`
 deletes old rows. :func:`input_hash` is the canonical hash of an input.
+``complete`` and ``release`` take the call's audit entry (:mod:`store.audit`)
+and append it in the same transaction as the key's change.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.audit import AuditEntry, AuditLog
 from store.models import IdempotencyKeyRow
 from store.portable import as_utc, insert_for, utcnow
 
@@ -134,6 +137,8 @@ class IdempotencyRepository:
         self._engine = engine
         self.retention = retention
         self._clock = clock
+        self.audit_log = AuditLog(engine)
+        """Where ``complete`` and ``release`` append their audit entries."""
 
     async def claim(self, key: str, operation: str, input_hash: str) -> ClaimOutcome:
         """Claim ``key`` for ``operation`` on an input hashing to ``input_hash``."""
@@ -177,8 +182,11 @@ class IdempotencyRepository:
             return Replay(key, row.result)
         return InProgress(key, as_utc(row.created_at))
 
-    async def complete(self, key: str, result: Any) -> bool:
-        """Store the JSON-able ``result`` of the claimed operation; False if not in progress."""
+    async def complete(self, key: str, result: Any, *, audit: AuditEntry | None = None) -> bool:
+        """Store the JSON-able ``result`` of the claimed operation; False if not in progress.
+
+        ``audit`` is appended to the audit log in the same transaction.
+        """
         async with self._engine.begin() as conn:
             done = await conn.execute(
                 update(_KEYS)
@@ -186,17 +194,26 @@ class IdempotencyRepository:
                 .values(status=KeyStatus.COMPLETED.value, result=result, completed_at=self._clock())
                 .returning(_KEYS.c.key)
             )
-            return done.first() is not None
+            completed = done.first() is not None
+            if audit is not None:
+                await self.audit_log.append(audit, conn)
+            return completed
 
-    async def release(self, key: str) -> bool:
-        """Give up an unfinished claim (the operation had no effect anywhere)."""
+    async def release(self, key: str, *, audit: AuditEntry | None = None) -> bool:
+        """Give up an unfinished claim (the operation had no effect anywhere).
+
+        ``audit`` is appended to the audit log in the same transaction.
+        """
         async with self._engine.begin() as conn:
             gone = await conn.execute(
                 delete(_KEYS)
                 .where(_KEYS.c.key == key, _KEYS.c.status == KeyStatus.IN_PROGRESS.value)
                 .returning(_KEYS.c.key)
             )
-            return gone.first() is not None
+            released = gone.first() is not None
+            if audit is not None:
+                await self.audit_log.append(audit, conn)
+            return released
 
     async def purge_expired(self) -> int:
         """Delete the rows past their retention; returns how many."""

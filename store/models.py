@@ -1,7 +1,7 @@
 """Declarative models of the store; Alembic migrations must match them exactly.
 
-The crosswalk, the idempotency records, the transaction journal and the exception
-queue live here; the audit log joins this metadata in a later revision.
+The crosswalk, the idempotency records, the transaction journal, the exception
+queue and the audit log live here.
 Tables are unqualified: on Postgres the engine's ``search_path`` picks the schema.
 """
 
@@ -205,3 +205,37 @@ class ReconciliationRunRow(Base):
     last_account_id: Mapped[str | None] = mapped_column(String(255))
     """The checkpoint: the reader's cursor after the last completed page."""
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRecordRow(Base):
+    """One mutation call, accepted or refused, linked to the one before by its hash.
+
+    ``id`` is the chain order: assigned from :class:`AuditChainHeadRow` under its
+    lock, so ids have no gaps (see :mod:`store.audit`). Rows are only inserted.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    role: Mapped[str | None] = mapped_column(String(64))
+    mutation: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str | None] = mapped_column(String(255), index=True)
+    input: Mapped[Any] = mapped_column(JSON, nullable=False)
+    """The mutation's input, redacted (:func:`domain.audit.redact`)."""
+    outcome: Mapped[str] = mapped_column(String(255), nullable=False)
+    """ACCEPTED, REFUSED or REPLAYED, then ``:`` and the error codes or a status."""
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditChainHeadRow(Base):
+    """The one row (id 1) naming the last audit record: appends lock it, in turn."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_hash: Mapped[str] = mapped_column(String(64), nullable=False)

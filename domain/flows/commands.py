@@ -13,6 +13,13 @@
    from any replica land on the same transaction) and wait for it up to
    ``wait_s``; a flow still running after that is answered as ``RUNNING`` and
    finishes in the background.
+
+Every call, whatever its outcome, writes an audit record (:mod:`domain.audit`,
+:mod:`store.audit`): in the same transaction as the key's completion (accepted:
+``ACCEPTED`` with the correlation id; refused: ``REFUSED:<codes>``) or its
+release (a check could not ask a system: ``REFUSED:SOURCE_UNAVAILABLE``), and in
+a transaction of its own for a replay (``REPLAYED``, with the first call's
+correlation id or codes) or a reused key (``REFUSED:IDEMPOTENCY_KEY_REUSED``).
 """
 
 from __future__ import annotations
@@ -24,9 +31,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.audit import ANONYMOUS, Actor, Outcome, outcome, redact
 from domain.exception_items import ExceptionItem, ExceptionStatus
 from domain.flows.engine import FlowRunner
 from domain.transactions import StepStatus, Transaction, TransactionStatus
+from sources.errors import SourceError
+from store.audit import AuditEntry
 from store.idempotency import (
     Claimed,
     Conflict,
@@ -110,47 +120,79 @@ class Commands:
         key: str | None,
         check: Check | None = None,
         correlation_id: str | None = None,
+        actor: Actor | None = None,
+        mutation: str | None = None,
     ) -> CommandResult:
         """Run ``kind`` on ``flow_input`` at most once per ``key`` (None: a fresh key).
 
         ``subject`` is what the flow changes; None for a create, whose subject the
         flow names once the record exists (until then it is ``new:<correlation id>``).
+        ``actor`` (default: anonymous) and ``mutation`` (default: ``kind``) are what
+        the call's audit record names.
         """
         key = key or f"auto-{uuid.uuid4()}"
         cid = correlation_id or correlation_id_for(kind, key)
+        audited_subject = subject
         subject = subject or f"{NEW_SUBJECT}{cid}"
+        who = actor or ANONYMOUS
+        redacted = redact(flow_input)
+
+        def audit(result: str, correlation: str | None) -> AuditEntry:
+            return AuditEntry(
+                actor=who.name,
+                role=who.role,
+                mutation=mutation or str(kind),
+                subject=audited_subject,
+                input=redacted,
+                outcome=result,
+                correlation_id=correlation,
+            )
+
         digest = input_hash({"kind": kind, "input": dict(flow_input)})
-        outcome = await self.idempotency.claim(key, kind, digest)
+        claimed = await self.idempotency.claim(key, kind, digest)
         deadline = asyncio.get_running_loop().time() + self.wait_s
-        while isinstance(outcome, InProgress):  # the first caller is still checking
+        while isinstance(claimed, InProgress):  # the first caller is still checking
             if asyncio.get_running_loop().time() > deadline:
+                await self.idempotency.audit_log.append(audit(outcome(Outcome.REPLAYED), cid))
                 return CommandResult(cid, await self.runner.journal.get(cid), replayed=True)
             await asyncio.sleep(_POLL_S)
-            outcome = await self.idempotency.claim(key, kind, digest)
-        if isinstance(outcome, Conflict):
-            return CommandResult(
-                None,
-                None,
-                (UserError("IDEMPOTENCY_KEY_REUSED", outcome.message, "idempotencyKey"),),
+            claimed = await self.idempotency.claim(key, kind, digest)
+        if isinstance(claimed, Conflict):
+            reused = UserError("IDEMPOTENCY_KEY_REUSED", claimed.message, "idempotencyKey")
+            await self.idempotency.audit_log.append(
+                audit(outcome(Outcome.REFUSED, [reused.code]), None)
             )
-        if isinstance(outcome, Replay):
-            return await self._replay(outcome.result, deadline)
-        assert isinstance(outcome, Claimed)
+            return CommandResult(None, None, (reused,))
+        if isinstance(claimed, Replay):
+            replayed = await self._replay(claimed.result, deadline)
+            codes = [e.code for e in replayed.user_errors] if not replayed.correlation_id else []
+            await self.idempotency.audit_log.append(
+                audit(outcome(Outcome.REPLAYED, codes), replayed.correlation_id)
+            )
+            return replayed
+        assert isinstance(claimed, Claimed)
         try:
             # A flow still running or parked on the subject answers first: until it is
             # done the systems disagree, and the state they show is not the whole story.
             errors = await self._busy(subject, cid)
             if not errors and check is not None:
                 errors = tuple(await check())
-        except BaseException:
+        except BaseException as exc:
             # The check could not ask a system: nothing happened, the key is free again.
-            await self.idempotency.release(key)
+            why = "SOURCE_UNAVAILABLE" if isinstance(exc, SourceError) else type(exc).__name__
+            await self.idempotency.release(key, audit=audit(outcome(Outcome.REFUSED, [why]), None))
             raise
         if errors:
-            await self.idempotency.complete(key, {"user_errors": [e.dump() for e in errors]})
+            await self.idempotency.complete(
+                key,
+                {"user_errors": [e.dump() for e in errors]},
+                audit=audit(outcome(Outcome.REFUSED, [e.code for e in errors]), None),
+            )
             return CommandResult(None, None, errors)
         task = await self.runner.start(kind, cid, subject, flow_input, idempotency_key=key)
-        await self.idempotency.complete(key, {"correlation_id": cid})
+        await self.idempotency.complete(
+            key, {"correlation_id": cid}, audit=audit(outcome(Outcome.ACCEPTED), cid)
+        )
         return await self._wait(cid, task)
 
     async def resume(self, correlation_id: str) -> CommandResult:
