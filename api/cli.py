@@ -678,6 +678,13 @@ def demo(
         f" {counts[LinkStatus.INCOMPLETE]} incomplete,"
         f" {counts[LinkStatus.AMBIGUOUS]} ambiguous (the planted drift)."
     )
+    manifest_path = data_dir / MANIFEST_FILE
+    manifest_path.write_text(json.dumps(stack.manifest, indent=2))
+    console.print(
+        f"Planted drift: {manifest_path} (GraphiQL's Consistency tab shows what the "
+        "reconciliation found; Writes shows the mutations).",
+        soft_wrap=True,
+    )
     query = (
         "{ customers(first: 3) { edges { node { name"
         " contracts(first: 5) { edges { node { number stage } } } } } } }"

@@ -37,6 +37,7 @@ from sources.systems import System
 from store.crosswalk import CrosswalkRepository, LinkStatus
 from store.database import create_engine
 from tests.conftest import STACK_CUSTOMERS, StartSimulators
+from tests.resolvers.test_consistency import planted
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {
@@ -310,12 +311,31 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
         assert len(customers) == 20
         assert any(c["node"]["contracts"]["edges"] for c in customers)
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
-        assert "QuoteToCash" in page.text
+        assert "QuoteToCash" in page.text and "ConsistencyDashboard" in page.text
+        # The demo sweeps at start: the Consistency tab opens on exactly the planted
+        # drift, which the demo also writes down.
+        manifest = json.loads((tmp_path / "demo" / "drift-manifest.json").read_text())
+        summary = _wait_for_summary(f"http://127.0.0.1:{port}/graphql", 20)
+        assert summary["unreconciled"] == len(planted(manifest))
     finally:
         output = _stop(process)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/graphql" in output
+    assert "drift-manifest.json" in output
     assert "Demo stopped" in output
+
+
+def _wait_for_summary(url: str, customers: int) -> dict[str, Any]:
+    query = "query S { consistencySummary { customers unreconciled } }"
+    deadline = time.monotonic() + 60
+    while True:
+        summary: dict[str, Any] = httpx.post(url, json={"query": query}, timeout=30).json()["data"][
+            "consistencySummary"
+        ]
+        if summary["customers"] == customers:
+            return summary
+        assert time.monotonic() < deadline, summary
+        time.sleep(0.2)
 
 
 def test_serve_runs_the_gateway_on_configured_sources(
