@@ -35,11 +35,10 @@ from datetime import datetime
 
 from domain.consistency.policy import Policy, duration_text
 from domain.consistency.rules.support import (
-    BILLED_STATUSES,
     is_live,
     make_check,
+    per_contract,
     repair,
-    unknown_for_customer,
     unreadable_message,
     unreadable_value,
     worst,
@@ -65,13 +64,9 @@ SYSTEMS = (System.CONTRACTS, System.BILLING, System.ERP)
 
 def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
     """Every activated or terminated contract of the customer."""
-    if isinstance(bundle.contracts, Unreadable):
-        return unknown_for_customer(RULE, bundle, policy, bundle.contracts, SYSTEMS, "contract")
-    return [
-        _check(bundle, policy, now, item)
-        for item in bundle.contracts
-        if item.contract.status in BILLED_STATUSES
-    ]
+    return per_contract(
+        RULE, bundle, policy, SYSTEMS, lambda item: _check(bundle, policy, now, item)
+    )
 
 
 def _check(bundle: CustomerBundle, policy: Policy, now: datetime, item: ContractBundle) -> Check:

@@ -35,15 +35,14 @@ from datetime import datetime
 
 from domain.consistency.policy import Policy
 from domain.consistency.rules.support import (
-    BILLED_STATUSES,
     billing_over_term,
     billing_subscription,
     current_schedule,
-    make_check,
     money_text,
-    unknown_for_customer,
+    per_contract,
     unreadable_message,
     unreadable_value,
+    verdict_on,
 )
 from domain.consistency.types import (
     Check,
@@ -65,15 +64,7 @@ SYSTEMS = (System.CONTRACTS, System.BILLING, System.ERP)
 
 def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
     """Every activated or terminated contract with a counterpart at its version."""
-    if isinstance(bundle.contracts, Unreadable):
-        return unknown_for_customer(RULE, bundle, policy, bundle.contracts, SYSTEMS, "contract")
-    checks: list[Check] = []
-    for item in bundle.contracts:
-        if item.contract.status in BILLED_STATUSES:
-            found = _check(bundle, policy, item)
-            if found is not None:
-                checks.append(found)
-    return checks
+    return per_contract(RULE, bundle, policy, SYSTEMS, lambda item: _check(bundle, policy, item))
 
 
 def _check(bundle: CustomerBundle, policy: Policy, item: ContractBundle) -> Check | None:
@@ -81,24 +72,7 @@ def _check(bundle: CustomerBundle, policy: Policy, item: ContractBundle) -> Chec
     reference = contract.total_value
     threshold = policy.threshold(RULE)
 
-    def result(
-        status: CheckStatus,
-        message: str,
-        values: list[SystemValue],
-        variance: Money | None = None,
-    ) -> Check:
-        return make_check(
-            RULE,
-            bundle,
-            policy,
-            kind=SubjectKind.CONTRACT,
-            subject_id=contract.id,
-            status=status,
-            message=message,
-            systems=SYSTEMS,
-            values=values,
-            variance=variance,
-        )
+    result = verdict_on(RULE, bundle, policy, SubjectKind.CONTRACT, contract.id, SYSTEMS)
 
     contract_value = SystemValue(
         System.CONTRACTS,

@@ -26,12 +26,11 @@ from datetime import datetime
 
 from domain.consistency.policy import Policy
 from domain.consistency.rules.support import (
-    BILLED_STATUSES,
     billing_subscription,
     current_schedule,
     make_check,
+    per_contract,
     repair,
-    unknown_for_customer,
     unreadable_message,
     unreadable_value,
 )
@@ -54,15 +53,7 @@ SYSTEMS = (System.CONTRACTS, System.BILLING, System.ERP)
 
 def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
     """Every activated or terminated contract with a subscription or a schedule."""
-    if isinstance(bundle.contracts, Unreadable):
-        return unknown_for_customer(RULE, bundle, policy, bundle.contracts, SYSTEMS, "contract")
-    checks: list[Check] = []
-    for item in bundle.contracts:
-        if item.contract.status in BILLED_STATUSES:
-            found = _check(bundle, policy, item)
-            if found is not None:
-                checks.append(found)
-    return checks
+    return per_contract(RULE, bundle, policy, SYSTEMS, lambda item: _check(bundle, policy, item))
 
 
 def _check(bundle: CustomerBundle, policy: Policy, item: ContractBundle) -> Check | None:

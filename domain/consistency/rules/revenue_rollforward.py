@@ -31,11 +31,11 @@ from decimal import Decimal
 from domain.consistency.policy import Policy
 from domain.consistency.rules.support import (
     current_schedule,
-    make_check,
     money_text,
-    unknown_for_customer,
+    per_contract,
     unreadable_message,
     unreadable_value,
+    verdict_on,
 )
 from domain.consistency.types import (
     Check,
@@ -57,39 +57,20 @@ SYSTEMS = (System.ERP,)
 
 def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
     """Every contract of the customer that has a revenue schedule."""
-    if isinstance(bundle.contracts, Unreadable):
-        return unknown_for_customer(
-            RULE, bundle, policy, bundle.contracts, (System.CONTRACTS, System.ERP), "contract"
-        )
-    checks: list[Check] = []
-    for item in bundle.contracts:
-        found = _check(bundle, policy, item)
-        if found is not None:
-            checks.append(found)
-    return checks
+    return per_contract(
+        RULE,
+        bundle,
+        policy,
+        (System.CONTRACTS, System.ERP),
+        lambda item: _check(bundle, policy, item),
+        billed_only=False,
+    )
 
 
 def _check(bundle: CustomerBundle, policy: Policy, item: ContractBundle) -> Check | None:
     contract = item.contract
 
-    def result(
-        status: CheckStatus,
-        message: str,
-        values: list[SystemValue],
-        variance: Money | None = None,
-    ) -> Check:
-        return make_check(
-            RULE,
-            bundle,
-            policy,
-            kind=SubjectKind.CONTRACT,
-            subject_id=contract.id,
-            status=status,
-            message=message,
-            systems=SYSTEMS,
-            values=values,
-            variance=variance,
-        )
+    result = verdict_on(RULE, bundle, policy, SubjectKind.CONTRACT, contract.id, SYSTEMS)
 
     if isinstance(item.schedules, Unreadable):
         return result(

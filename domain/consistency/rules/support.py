@@ -168,6 +168,63 @@ def unknown_for_customer(
     ]
 
 
+Verdict = Callable[..., Check]
+"""``verdict(status, message, values, variance=None)``: a check on one subject."""
+
+
+def verdict_on(
+    rule: RuleName,
+    bundle: CustomerBundle,
+    policy: Policy,
+    kind: SubjectKind,
+    subject_id: str,
+    systems: Sequence[System],
+) -> Verdict:
+    """The checks a rule reports on one subject differ only in what it found."""
+
+    def verdict(
+        status: CheckStatus,
+        message: str,
+        values: Sequence[SystemValue],
+        variance: Money | None = None,
+    ) -> Check:
+        return make_check(
+            rule,
+            bundle,
+            policy,
+            kind=kind,
+            subject_id=subject_id,
+            status=status,
+            message=message,
+            systems=systems,
+            values=values,
+            variance=variance,
+        )
+
+    return verdict
+
+
+def per_contract(
+    rule: RuleName,
+    bundle: CustomerBundle,
+    policy: Policy,
+    systems: Sequence[System],
+    judge: Callable[[ContractBundle], Check | None],
+    *,
+    billed_only: bool = True,
+) -> list[Check]:
+    """``judge`` each of the customer's contracts (only activated or terminated ones
+    with ``billed_only``); one UNKNOWN check when the contracts could not be read."""
+    if isinstance(bundle.contracts, Unreadable):
+        return unknown_for_customer(rule, bundle, policy, bundle.contracts, systems, "contract")
+    judged = (
+        judge(item)
+        for item in bundle.contracts
+        if not billed_only or item.contract.status in BILLED_STATUSES
+    )
+    return [found for found in judged if found is not None]
+
+
 def is_live(subscription: Subscription) -> bool:
     """The subscription still bills (not canceled, not expired-incomplete)."""
     return subscription.status not in ENDED_SUBSCRIPTIONS
