@@ -23,7 +23,7 @@ from graphql import GraphQLError
 from domain.audit import Outcome
 from domain.consistency.sweep import SweepRunning
 from domain.consistency.types import SubjectKind
-from domain.flows.checks import contract_check, customer_fields_check
+from domain.flows.checks import contract_check, customer_fields_check, new_contract_check
 from domain.flows.commands import CommandResult, Commands, UserError
 from domain.flows.finance import posting_correlation_id
 from domain.transactions import TransactionKind
@@ -452,7 +452,7 @@ class Mutation:
         }
 
         async def check() -> Sequence[UserError]:
-            return problems
+            return problems or await new_contract_check(info.context.clients, data)
 
         result = await _execute(
             info,

@@ -13,7 +13,9 @@ from domain.records import ContractStatus
 from domain.transitions import Action, ContractSnapshot, Refusal, check, state_of
 from sources.errors import SourceNotFound
 
-__all__ = ["contract_check", "customer_fields_check"]
+__all__ = ["contract_check", "customer_fields_check", "new_contract_check"]
+
+FREQUENCIES = ("Monthly", "Annual")
 
 
 async def contract_check(
@@ -59,3 +61,29 @@ async def customer_fields_check(
         if data["account_id"] not in found:
             return [UserError("NOT_FOUND", "no such customer", "id")]
     return []
+
+
+async def new_contract_check(clients: Clients, data: Mapping[str, Any]) -> list[UserError]:
+    """A new contract needs a customer the CRM knows, in that customer's currency
+    (billing bills one currency per customer), and a frequency billing supports."""
+    errors: list[UserError] = []
+    frequencies = [data.get("billing_frequency")] + [
+        line.get("billing_frequency") for line in data.get("lines", ())
+    ]
+    if any(f is not None and f not in FREQUENCIES for f in frequencies):
+        errors.append(
+            UserError("BAD_INPUT", "billingFrequency must be Monthly or Annual", "billingFrequency")
+        )
+    found = await clients.crm.accounts_by_ids([data["account_id"]])
+    account = found.get(data["account_id"])
+    if account is None:
+        errors.append(UserError("NOT_FOUND", "no such customer", "customerId"))
+    elif account.currency and account.currency != data["currency"]:
+        errors.append(
+            UserError(
+                "CURRENCY_MISMATCH",
+                f"the customer is billed in {account.currency}, not {data['currency']}",
+                "currency",
+            )
+        )
+    return errors

@@ -775,3 +775,21 @@ def test_bad_input_is_refused_before_anything_runs(stack: Stack) -> None:
     )["data"]["updateCustomer"]
     assert missing["userErrors"] == [{"code": "NOT_FOUND", "field": "id"}]
     assert sum(writes(stack).values()) == 0
+
+
+def test_a_contract_needs_a_known_customer_in_its_currency(stack: Stack) -> None:
+    customer = create_customer(stack, "Currency Checked Co")["customer"]
+    reset_stats(stack)
+    cases = [
+        (contract_input("001000000000000AAA"), ("NOT_FOUND", "customerId")),
+        (contract_input(customer["id"], currency="EUR"), ("CURRENCY_MISMATCH", "currency")),
+        (
+            contract_input(customer["id"], billingFrequency="Weekly"),
+            ("BAD_INPUT", "billingFrequency"),
+        ),
+    ]
+    for data, expected in cases:
+        body = post(stack, CREATE_CONTRACT, {"input": data, "key": key()})
+        errors = body["data"]["createContract"]["userErrors"]
+        assert [(e["code"], e["field"]) for e in errors] == [expected], errors
+    assert sum(writes(stack).values()) == 0
