@@ -63,10 +63,14 @@ crosswalk_app = typer.Typer(
 )
 db_app = typer.Typer(help="The gateway's SQL store.", no_args_is_help=True, **_TYPER)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True, **_TYPER)
+documents_app = typer.Typer(
+    help="Trusted documents (persisted queries).", no_args_is_help=True, **_TYPER
+)
 app.add_typer(simulators_app, name="simulators")
 app.add_typer(crosswalk_app, name="crosswalk")
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
+app.add_typer(documents_app, name="documents")
 app.add_typer(audit_app, name="audit")
 
 MANIFEST_FILE = "drift-manifest.json"
@@ -788,6 +792,23 @@ def worker() -> None:
         asyncio.run(run_worker(Settings()))
     except StartupError as exc:
         raise _fail(f"[red]Cannot start the worker:[/] {_escape(str(exc))}") from None
+
+
+@documents_app.command("hash")
+def documents_hash(
+    directory: Annotated[Path, typer.Argument(help="A directory of .graphql operations.")],
+) -> None:
+    """Print each trusted document's id (what clients send as documentId)."""
+    from api.documents import DocumentError, document_files, document_id
+
+    try:
+        files = document_files(directory)
+    except DocumentError as exc:
+        raise _fail(f"[red]Cannot hash the documents:[/] {_escape(str(exc))}") from None
+    for path in files:
+        _io.out.print(
+            f"{document_id(path.read_text(encoding='utf-8'))}  {path}", markup=False, soft_wrap=True
+        )
 
 
 @schema_app.command("export")

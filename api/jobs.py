@@ -83,14 +83,10 @@ async def count_crm_accounts(clients: Clients) -> int | None:
     """How many accounts the CRM holds (``SELECT COUNT() FROM Account``); None when it
     cannot say (the sweep's progress is then indeterminate)."""
     try:
-        body = await clients.crm.get_json(
-            f"{clients.crm.api_path}/query", params={"q": "SELECT COUNT() FROM Account"}
-        )
+        return await clients.crm.count_accounts()
     except SourceError:
         logger.warning("could not count the CRM accounts", exc_info=True)
         return None
-    total = body.get("totalSize") if isinstance(body, dict) else None
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _ago(moment: datetime) -> str:

@@ -14,13 +14,15 @@ from typing import Any
 
 from domain.records import Customer
 from sources.crm.wire import Account, customer
-from sources.encoding import unique, wire_errors
+from sources.encoding import INVALID_RESPONSE, unique, wire_errors
+from sources.errors import SourceResponseError
 from sources.salesforce.client import SalesforceClient
 from sources.salesforce.soql import field_list, is_record_id, like_prefix, quote
 
 ACCOUNT = "Account"
 ACCOUNT_FIELDS = field_list(Account)
 _SELECT = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {ACCOUNT}"
+_COUNT = f"SELECT COUNT() FROM {ACCOUNT}"
 
 
 class CrmClient(SalesforceClient):
@@ -111,6 +113,17 @@ class CrmClient(SalesforceClient):
             raise ValueError("after needs a record id")
         where = f" WHERE Id > {quote(after)}" if after is not None else ""
         return self._customers(await self.query(f"{_SELECT}{where} ORDER BY Id LIMIT {limit}"))
+
+    async def count_accounts(self) -> int:
+        """How many accounts the org holds (``SELECT COUNT() FROM Account``: one request,
+        the count in ``totalSize``)."""
+        body = await self.get_json(f"{self.api_path}/query", params={"q": _COUNT})
+        total = body.get("totalSize") if isinstance(body, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise SourceResponseError(
+                self.system, "COUNT() answered without a totalSize", vendor_code=INVALID_RESPONSE
+            )
+        return total
 
     async def create_account(self, fields: Mapping[str, Any]) -> str:
         """Create an account from vendor field names (``Name``, ``ParentId`` ...); its id."""

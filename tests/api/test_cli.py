@@ -495,3 +495,21 @@ def test_schema_export_writes_the_sdl_the_code_defines(tmp_path: Path) -> None:
     printed = CliRunner().invoke(app, ["schema", "export"])
     assert printed.exit_code == 0
     assert "type Query" in printed.output and "type Customer implements Node" in printed.output
+
+
+def test_documents_hash_prints_each_documents_id(tmp_path: Path) -> None:
+    from api.documents import document_id
+
+    a, b = "query A { __typename }\n", "query B { __typename }\n"
+    (tmp_path / "a.graphql").write_text(a)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "b.graphql").write_text(b)
+    result = CliRunner().invoke(app, ["documents", "hash", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        f"{document_id(a)}  {tmp_path / 'a.graphql'}",
+        f"{document_id(b)}  {tmp_path / 'nested' / 'b.graphql'}",
+    ]
+    missing = CliRunner().invoke(app, ["documents", "hash", str(tmp_path / "nope")])
+    assert missing.exit_code == 1
+    assert "is not a directory" in missing.output

@@ -131,3 +131,9 @@ async def test_customers_by_crm_ids_quotes_each_id(seeded: Seeded, billing: Bill
     # A quote in an id stays inside its literal: it cannot widen the query.
     hostile = "x' OR metadata['crm_account_id']:'" + seeded.account_ids[0]
     assert await billing.customers_by_crm_ids([hostile]) == {hostile: []}
+
+
+async def test_count_accounts_is_one_request(seeded: Seeded, crm: CrmClient) -> None:
+    _reset(seeded.urls["CRM"])
+    assert await crm.count_accounts() == CUSTOMERS
+    assert _requests(seeded.urls["CRM"]) == {"GET /services/data/v60.0/query": 1}
