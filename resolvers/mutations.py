@@ -35,7 +35,7 @@ from resolvers.context import AppInfo
 from resolvers.contracts import Contract
 from resolvers.customers import Customer
 from resolvers.errors import UserInputError, source_error_code
-from resolvers.node import global_id, parse_global_id, resolve_nodes
+from resolvers.node import global_id, key_of, parse_global_id, resolve_nodes
 from resolvers.operations import ExceptionItem, Transaction, resources_of, step_slo
 from sources.errors import SourceError
 from store.exceptions import ExceptionRepository
@@ -211,14 +211,6 @@ def _key(info: AppInfo, argument: str | None) -> str | None:
     return header or None
 
 
-def _raw_id(value: str, type_name: str) -> str:
-    try:
-        found_type, key = parse_global_id(value)
-    except UserInputError:
-        return value
-    return key if found_type == type_name else value
-
-
 def _errors(errors: Sequence[UserError]) -> list[MutationError]:
     return [MutationError(field=e.field, code=e.code, message=e.message) for e in errors]
 
@@ -307,7 +299,7 @@ async def _contract_command(
     extra: dict[str, Any] | None = None,
     problems: Sequence[UserError] = (),
 ) -> ContractPayload:
-    raw = _raw_id(contract_id, "Contract")
+    raw = key_of(contract_id, "Contract")
     clients = info.context.clients
 
     async def check() -> Sequence[UserError]:
@@ -356,7 +348,7 @@ class Mutation:
     ) -> CustomerPayload:
         data: dict[str, Any] = {"name": input.name, "currency": input.currency.upper()}
         if input.parent_id:
-            data["parent_id"] = _raw_id(input.parent_id, "Customer")
+            data["parent_id"] = key_of(input.parent_id, "Customer")
         if input.segment:
             data["segment"] = input.segment
         if input.billing_email:
@@ -381,7 +373,7 @@ class Mutation:
     async def update_customer(
         self, info: AppInfo, input: UpdateCustomerInput, idempotency_key: str | None = None
     ) -> CustomerPayload:
-        account_id = _raw_id(input.id, "Customer")
+        account_id = key_of(input.id, "Customer")
         data: dict[str, Any] = {"account_id": account_id}
         fields: list[str] = []
         for name, field, value in (
@@ -390,7 +382,7 @@ class Mutation:
             (
                 "parent_id",
                 "parent",
-                _raw_id(input.parent_id, "Customer") if input.parent_id else None,
+                key_of(input.parent_id, "Customer") if input.parent_id else None,
             ),
             ("segment", "segment", input.segment),
             ("billing_email", "billingEmail", input.billing_email),
@@ -443,7 +435,7 @@ class Mutation:
         if input.term_months < 1:
             problems.append(UserError("BAD_INPUT", "termMonths must be positive", "termMonths"))
         data = {
-            "account_id": _raw_id(input.customer_id, "Customer"),
+            "account_id": key_of(input.customer_id, "Customer"),
             "start_date": input.start_date.isoformat(),
             "term_months": input.term_months,
             "currency": input.currency.upper(),
@@ -545,7 +537,7 @@ class Mutation:
     async def post_invoice(
         self, info: AppInfo, invoice_id: strawberry.ID, idempotency_key: str | None = None
     ) -> InvoicePayload:
-        raw = _raw_id(invoice_id, "Invoice")
+        raw = key_of(invoice_id, "Invoice")
         result = await _execute(
             info,
             _K.POST_INVOICE,
@@ -685,7 +677,7 @@ class Mutation:
 async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPayload:
     commands: Commands = resources_of(info).commands
     repo: ExceptionRepository = commands.runner.exceptions
-    raw = _raw_id(item_id, "ExceptionItem")
+    raw = key_of(item_id, "ExceptionItem")
     asked: dict[str, Any] = {"id": item_id} if note is None else {"id": item_id, "note": note}
     try:
         number = int(raw)

@@ -68,3 +68,13 @@ async def resolve_nodes(info: Any, ids: Sequence[str]) -> list[Node | None]:
         nodes = await _FETCHERS[type_name](info, keys)
         found.update(zip(((type_name, k) for k in keys), nodes, strict=True))
     return [found[p] for p in parsed]
+
+
+def key_of(value: str, type_name: str) -> str:
+    """The id in its own system: from a ``type_name`` global id, or ``value`` as given
+    (callers may pass a raw id; a global id of another type stays as it is)."""
+    try:
+        found_type, key = parse_global_id(value)
+    except UserInputError:
+        return value
+    return key if found_type == type_name else value

@@ -23,12 +23,12 @@ from resolvers.consistency import (
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
-from resolvers.errors import SourceFailureReport, UserInputError
+from resolvers.errors import SourceFailureReport
 from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
 from resolvers.limits import Limits, budget_extension, document_extension
 from resolvers.mutations import Mutation
-from resolvers.node import Node, parse_global_id, resolve_nodes
+from resolvers.node import Node, key_of, resolve_nodes
 from resolvers.operations import OperationsQuery
 from resolvers.ownership import OwnershipRule, ownership_rules
 from resolvers.pagination import Connection
@@ -61,7 +61,7 @@ class Query(OperationsQuery, AuditQuery):
         segment: str | None = None,
         parent_id: strawberry.ID | None = None,
     ) -> Connection[Customer] | None:
-        parent = _account_id(parent_id) if parent_id else None
+        parent = key_of(parent_id, "Customer") if parent_id else None
         return await list_customers(info, first, after, name_prefix, currency, segment, parent)
 
     @strawberry.field(description="A contract by its number in the contract system (C-1042).")
@@ -117,15 +117,6 @@ async def _nodes(info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
     except SourceError as error:
         info.context.failures.record(error, "nodes", info.path.as_list())
         return [None] * len(ids)
-
-
-def _account_id(value: str) -> str:
-    """Accept a Customer global id or a raw CRM account id."""
-    try:
-        type_name, key = parse_global_id(value)
-    except UserInputError:
-        return value
-    return key if type_name == "Customer" else value
 
 
 class RevgraphSchema(strawberry.Schema):

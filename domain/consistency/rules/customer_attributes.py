@@ -60,12 +60,25 @@ def _currency(value: str | None) -> str | None:
     return value.strip().upper() if value is not None else None
 
 
+Held = dict[str, list[tuple[System, str | None, str]]]
+"""attribute → [(system, comparable value, record id)], the CRM first."""
+
+
+def _hold(
+    held: Held, system: System, record_id: str, name: str | None, currency: str | None
+) -> None:
+    """What a counterpart holds of the name and currency (a system may hold neither)."""
+    if name is not None:
+        held["name"].append((system, _name(name), record_id))
+    if currency is not None:
+        held["currency"].append((system, _currency(currency), record_id))
+
+
 def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
     """The account's name, currency and parent in every system that holds them."""
     account = bundle.account
     markers: list[Unreadable] = []
-    # attribute -> [(system, comparable value, record id)], the CRM first.
-    held: dict[str, list[tuple[System, str | None, str]]] = {
+    held: Held = {
         "name": [(System.CRM, _name(account.name), account.id)],
         "currency": [(System.CRM, _currency(account.currency), account.id)],
         "parent": [(System.CRM, account.parent_id, account.id)],
@@ -75,19 +88,13 @@ def check(bundle: CustomerBundle, policy: Policy, now: datetime) -> list[Check]:
         markers.append(billing)
     elif len(billing) == 1:
         customer = billing[0]
-        if customer.name is not None:
-            held["name"].append((System.BILLING, _name(customer.name), customer.id))
-        if customer.currency is not None:
-            held["currency"].append((System.BILLING, _currency(customer.currency), customer.id))
+        _hold(held, System.BILLING, customer.id, customer.name, customer.currency)
     erp = bundle.erp_customers
     if isinstance(erp, Unreadable):
         markers.append(erp)
     elif len(erp) == 1:
         erp_customer = erp[0]
-        if erp_customer.name is not None:
-            held["name"].append((System.ERP, _name(erp_customer.name), erp_customer.id))
-        if erp_customer.currency is not None:
-            held["currency"].append((System.ERP, _currency(erp_customer.currency), erp_customer.id))
+        _hold(held, System.ERP, erp_customer.id, erp_customer.name, erp_customer.currency)
         parent = bundle.erp_parent_account_id
         if isinstance(parent, Unreadable):
             markers.append(parent)
