@@ -159,7 +159,8 @@ async def test_a_dead_workers_flow_is_resumed_by_another_once_its_lease_runs_out
     store_engine: AsyncEngine,
 ) -> None:
     script = Script(B=["sub_1"], E=[HANG, "sched_1"])
-    dead = runner(store_engine, script, owner="dead", lease_s=0.3)
+    # A lease long enough that "still leased" below holds on a loaded machine.
+    dead = runner(store_engine, script, owner="dead", lease_s=2.0)
     dead.journal = DyingJournal(store_engine)
     dead._renew = _never  # type: ignore[method-assign,assignment]  # it stops renewing, too
     task = await dead.start(KIND, "c6", "contract-6", {})
@@ -168,7 +169,7 @@ async def test_a_dead_workers_flow_is_resumed_by_another_once_its_lease_runs_out
     await asyncio.gather(task, return_exceptions=True)
     other = runner(store_engine, script, owner="alive", lease_s=0.3)
     assert await other.journal.acquire("c6", "alive", 0.3) is None  # still leased
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(2.05)
     assert await other.recover() == 1
     tx = await asyncio.wait_for(other._tasks["c6"], 5)
     assert tx is not None and tx.status == TransactionStatus.COMPLETED
