@@ -28,6 +28,10 @@ Variable                       Meaning (default)
 ``REVGRAPH_API_<NAME>``        the HTTP surface: ``INTROSPECTION``, ``GRAPHIQL`` (both false;
                                ``revgraph demo`` turns them on), ``CORS_ORIGINS`` (a JSON
                                list; none), ``TRUSTED_DOCUMENTS_DIR`` (none; see ApiSettings)
+``REVGRAPH_AUTH_<NAME>``       callers: ``ANONYMOUS_ROLE`` (none: a credential is required),
+                               ``JWT_SECRET``, ``JWT_JWKS_URL``/``JWT_JWKS_FILE``,
+                               ``JWT_ISSUER``, ``JWT_AUDIENCE``, ``JWT_ROLES_CLAIM``,
+                               ``KEY_RATE_PER_S``, ``KEY_COST_PER_MIN`` (see AuthSettings)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -59,6 +63,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.access import Role
 from sources.base import SourceConfig
 from sources.breaker import NO_BREAKER, BreakerPolicy
 from sources.systems import System
@@ -173,6 +178,47 @@ class ApiSettings(BaseModel):
     """Run only the ``.graphql`` documents in this directory, by id (None: any document)."""
 
 
+class AuthSettings(BaseModel):
+    """Who may call (``REVGRAPH_AUTH_<NAME>``); see :mod:`api.authentication`.
+
+    Callers present ``Authorization: Bearer <credential>``: an API key (``rg_...``,
+    ``revgraph keys create``) or a JWT, verified with ``jwt_secret`` (HS256) or
+    against a JWKS (``jwt_jwks_url`` or ``jwt_jwks_file``; RS256/ES256).
+    """
+
+    anonymous_role: Role | None = None
+    """Callers without a credential get this role; None (the default): they get a 401."""
+    jwt_secret: str | None = None
+    """HS256 shared secret (None: HS256 tokens are not accepted)."""
+    jwt_jwks_url: str | None = None
+    """A JWKS URL (RS256/ES256 keys), cached and fetched again on an unknown ``kid``."""
+    jwt_jwks_file: Path | None = None
+    """A JWKS file (RS256/ES256 keys), read at start and again on an unknown ``kid``."""
+    jwt_issuer: str | None = None
+    """Required ``iss`` (None: not checked)."""
+    jwt_audience: str | None = None
+    """Required ``aud`` (None: a token carrying an ``aud`` is refused)."""
+    jwt_leeway_s: float = Field(default=30.0, ge=0)
+    """Clock skew allowed on ``exp``, ``nbf`` and ``iat``."""
+    jwt_roles_claim: str = "roles"
+    """The claim holding the caller's roles (dotted for nested: ``realm_access.roles``)."""
+    jwt_name_claim: str = "sub"
+    """The claim naming the caller in the audit log."""
+    jwks_cache_s: float = Field(default=300.0, gt=0)
+    """How long a fetched JWKS is used before it is fetched again."""
+    jwks_min_refresh_s: float = Field(default=10.0, ge=0)
+    """An unknown ``kid`` fetches the JWKS again at most this often."""
+    key_rate_per_s: float = Field(default=20.0, ge=0)
+    """Requests per second per caller (0: no limit); 429 with Retry-After beyond it."""
+    key_burst: float = Field(default=40.0, ge=1)
+    """Requests a caller may send at once."""
+    key_cost_per_min: int = Field(default=20_000, ge=0)
+    """Operation cost per caller per minute (0: no budget); on top of each
+    operation's own cost limit."""
+    api_key_cache_s: float = Field(default=5.0, ge=0)
+    """How long a process trusts an API key lookup (a revoked key stops within this)."""
+
+
 class Settings(BaseSettings):
     """Everything the gateway process is configured with (see the module docstring)."""
 
@@ -205,6 +251,7 @@ class Settings(BaseSettings):
     flows: FlowSettings = Field(default_factory=lambda: FlowSettings())
     consistency: ConsistencySettings = Field(default_factory=lambda: ConsistencySettings())
     api: ApiSettings = Field(default_factory=lambda: ApiSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
 
     @classmethod
     def settings_customise_sources(

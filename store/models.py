@@ -99,6 +99,9 @@ class TransactionRow(Base):
     """The worker running the flow now (None: nobody)."""
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     """Past this instant without a renewal, another worker may take the flow over."""
+    started_by: Mapped[str | None] = mapped_column(String(255))
+    """Who asked for it (the audit log's actor); None for flows the gateway started
+    itself (webhook-triggered postings) or that predate the column."""
 
 
 class TransactionStepRow(Base):
@@ -239,3 +242,18 @@ class AuditChainHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer, nullable=False)
     last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class ApiKeyRow(Base):
+    """An API key: only the SHA-256 of its secret is kept (see :mod:`store.api_keys`)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """``key_`` and 12 hex digits; also the secret's second part (``rg_<id>_...``)."""
+    name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
