@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.authentication import AuthenticationMiddleware
 from api.crosswalk_keeper import CrosswalkKeeper
 from api.graphiql import assets_route
 from api.graphql_view import GraphQLView
@@ -32,6 +33,7 @@ from api.middleware import CorrelationIdMiddleware, UnhandledErrorMiddleware
 from api.resources import Resources
 from api.settings import Settings
 from api.webhooks import webhook_routes
+from domain.access import Identity, Role
 from sources.correlation import HEADER
 
 READY_TIMEOUT_S = 3.0
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         introspection=settings.api.introspection,
         graphiql=settings.api.graphiql,
         documents=trusted_documents(settings),
+        graphiql_headers=settings.api.graphiql_headers,
     )
 
     async def healthz(request: Request) -> Response:
@@ -70,10 +73,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # An open breaker fails the probe fast; say so, and when it will try again.
             checks[str(client.system)]["breaker"] = str(client.breaker.state)
         ready = all(c["ok"] for c in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {"status": "ready" if ready else "unavailable"}
+        identity: Identity | None = getattr(request.state, "identity", None)
+        if identity is not None and identity.has_any({Role.ADMIN}):
+            body["checks"] = checks  # upstream errors and hosts: operators only
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
         body, content_type = metrics.render(request.headers.get("accept"))
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *_cors(settings.api.cors_origins),
             Middleware(UnhandledErrorMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
+            # Inside the metrics: refused callers (401, 403, 429) are counted too.
+            Middleware(AuthenticationMiddleware),
         ],
         lifespan=gateway_lifespan(settings, metrics),
     )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from api.audit_cli import audit_app
+from api.keys_cli import keys_app
 
 # Only typer at import time: `revgraph --help` must not load the schema, the
 # simulators or the servers. Every command imports what it needs when it runs.
@@ -72,8 +73,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(documents_app, name="documents")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 MANIFEST_FILE = "drift-manifest.json"
+KEYS_FILE = "demo-keys.json"
+"""The demo's API keys by role (only the owner may read it)."""
 CustomersOpt = Annotated[
     int, typer.Option(min=0, metavar="N", help="How many CRM customers to seed.")
 ]
@@ -647,6 +651,7 @@ def demo(
     from api.demo import port_in_use_message, start_stack
     from api.lifespan import StartupError
     from api.runtime import tune_gc
+    from domain.access import Role
     from domain.crosswalk_types import LinkStatus
     from simulators.serving import PortInUse
     from sources.errors import SourceError
@@ -663,6 +668,7 @@ def demo(
                 host=host,
                 limits=limits,
                 sweep_on_start=True,  # the Consistency tab opens with the planted drift
+                demo_keys=True,  # every caller needs a key: one per role, printed below
             )
         except PortInUse as exc:
             raise _fail(f"[red]Cannot start the demo:[/] {port_in_use_message(exc)}") from None
@@ -689,14 +695,29 @@ def demo(
         "reconciliation found; Writes shows the mutations).",
         soft_wrap=True,
     )
+    keys_path = data_dir / KEYS_FILE
+    keys_path.write_text(json.dumps({role.value: key for role, key in stack.keys.items()}))
+    keys_path.chmod(0o600)
+    keys = Table(title="API keys (new each start; also in " + str(keys_path) + ")")
+    keys.add_column("Role")
+    keys.add_column("Authorization header", no_wrap=True)
+    for role, key in stack.keys.items():
+        keys.add_row(role.value, f"Bearer {key}")
+    console.print(keys)
+    console.print(
+        "GraphiQL's tabs start with the viewer's key (reads, no e-mails); put another "
+        "role's key in the Headers pane to write.",
+        soft_wrap=True,
+    )
     query = (
         "{ customers(first: 3) { edges { node { name"
         " contracts(first: 5) { edges { node { number stage } } } } } } }"
     )
     console.print("Try it:", soft_wrap=True)
+    viewer = stack.keys[Role.VIEWER]
     console.print(
         f"  curl -s {stack.graphql_url} -H 'content-type: application/json' "
-        f"-d '{json.dumps({'query': query})}'",
+        f"-H 'authorization: Bearer {viewer}' -d '{json.dumps({'query': query})}'",
         soft_wrap=True,
         markup=False,
     )

@@ -22,18 +22,21 @@ from api.jobs import rebuild_crosswalk
 from api.lifespan import check_startup
 from api.settings import (
     ApiSettings,
+    AuthSettings,
     BillingSettings,
     ContractsSettings,
     CrmSettings,
     ErpSettings,
     Settings,
 )
+from domain.access import Role
 from domain.crosswalk import CrosswalkResult
 from simulators.cluster import Cluster
 from simulators.registry import SIMULATORS
 from simulators.seed import generate
 from simulators.serving import BackgroundServers, PortInUse
-from store.database import is_postgres
+from store.api_keys import ApiKeyRepository
+from store.database import create_engine, is_postgres
 from store.migrate import upgrade
 
 GATEWAY = "GATEWAY"
@@ -63,6 +66,8 @@ class Stack:
     customers: int
     settings: Settings
     crosswalk: CrosswalkResult
+    keys: dict[Role, str] = field(default_factory=dict)
+    """A fresh API key per role (``demo_keys=True``), shown once: the demo prints them."""
     _servers: list[BackgroundServers] = field(default_factory=list)
 
     @property
@@ -84,6 +89,8 @@ def stack_settings(
     prefix: str = "revgraph_demo",
     breakers: bool = True,
     limits: bool = False,
+    anonymous_role: Role | None = None,
+    caller_limits: bool = True,
 ) -> Settings:
     """Gateway settings for simulators at ``urls`` with their demo credentials and
     webhook secrets (the only place those are used); the store under ``data_dir``
@@ -94,7 +101,10 @@ def stack_settings(
     whose tests inject outages one after another, where an outage must not keep
     failing the next test fast. ``limits=True`` paces Billing below Stripe's
     test-mode rate limit (:data:`BILLING_RATE_PER_S`), for simulators that
-    enforce the vendors' limits.
+    enforce the vendors' limits. ``anonymous_role`` lets callers without a
+    credential in with that role (the default, None: every caller needs a key);
+    ``caller_limits=False`` turns the per-caller rate and cost budget off (test
+    stacks, whose one anonymous caller stands for every test).
     """
     postgres = database_url is not None and is_postgres(database_url)
     off = {} if breakers else {"breaker_failures": 0}
@@ -131,6 +141,10 @@ def stack_settings(
         ),
         # The demo (and the test stacks) are for exploring: introspection and GraphiQL on.
         api=ApiSettings(introspection=True, graphiql=True),
+        auth=AuthSettings(
+            anonymous_role=anonymous_role,
+            **({} if caller_limits else {"key_rate_per_s": 0.0, "key_cost_per_min": 0}),
+        ),
     )
 
 
@@ -145,6 +159,24 @@ def point_webhooks(simulator_urls: Mapping[str, str], gateway_url: str) -> None:
 async def migrate(settings: Settings) -> None:
     """``revgraph db upgrade`` for ``settings``' store (the demo and the tests do it)."""
     await upgrade(settings.database_url, settings.store_schema)
+
+
+DEMO_KEY_PREFIX = "demo-"
+
+
+async def issue_demo_keys(settings: Settings) -> dict[Role, str]:
+    """A new API key per role, named ``demo-<role>``; the previous demo keys are revoked."""
+    engine = create_engine(settings.database_url, schema=settings.store_schema)
+    try:
+        keys = ApiKeyRepository(engine)
+        await keys.revoke_named(DEMO_KEY_PREFIX)
+        issued: dict[Role, str] = {}
+        for role in Role:
+            _, secret = await keys.create(f"{DEMO_KEY_PREFIX}{role.value}", role)
+            issued[role] = secret
+        return issued
+    finally:
+        await engine.dispose()
 
 
 def start_gateway(
@@ -182,6 +214,9 @@ def start_stack(
     limits: bool = False,
     worker: bool = True,
     sweep_on_start: bool = False,
+    anonymous_role: Role | None = None,
+    caller_limits: bool = True,
+    demo_keys: bool = False,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway, and point the simulators' webhooks at it.
@@ -192,6 +227,9 @@ def start_stack(
     the vendors' limits on in the simulators and paces the gateway's adapters.
     ``worker=False`` leaves abandoned flows to other processes (tests of recovery);
     ``sweep_on_start`` fills the consistency view once the gateway is up (the demo).
+    ``anonymous_role`` lets callers without a key in (tests of the graph itself);
+    ``demo_keys`` issues a key per role (:attr:`Stack.keys`), and GraphiQL's tabs
+    start with the viewer's.
     """
     data = generate(customers, seed)
     postgres = database_url is not None and is_postgres(database_url)
@@ -213,6 +251,8 @@ def start_stack(
             prefix=schema_prefix,
             breakers=breakers,
             limits=limits,
+            anonymous_role=anonymous_role,
+            caller_limits=caller_limits,
         )
         if not worker:
             flows = settings.flows.model_copy(update={"worker": False})
@@ -221,6 +261,11 @@ def start_stack(
             consistency = settings.consistency.model_copy(update={"sweep_on_start": True})
             settings = settings.model_copy(update={"consistency": consistency})
         asyncio.run(migrate(settings))
+        keys = asyncio.run(issue_demo_keys(settings)) if demo_keys else {}
+        if keys:
+            headers = {"Authorization": f"Bearer {keys[Role.VIEWER]}"}
+            api = settings.api.model_copy(update={"graphiql_headers": headers})
+            settings = settings.model_copy(update={"api": api})
         crosswalk = asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings, host=host, port=gateway_port)
         servers.append(gateway)
@@ -236,5 +281,6 @@ def start_stack(
         customers=customers,
         settings=settings,
         crosswalk=crosswalk,
+        keys=keys,
         _servers=servers,
     )

@@ -129,8 +129,9 @@ def example(name: str) -> str:
     return resources.files("api").joinpath("examples", f"{name}.graphql").read_text()
 
 
-def render_page(documents: Sequence[str]) -> str:
-    """The GraphiQL page opened with one tab per document, in order."""
+def render_page(documents: Sequence[str], headers: str | None = None) -> str:
+    """The GraphiQL page opened with one tab per document, in order, each with
+    ``headers`` (JSON) in its headers pane when given."""
     shipped = assets()
     stylesheets = "\n".join(
         f'  <link rel="stylesheet" href="{shipped.url(name)}"'
@@ -141,7 +142,9 @@ def render_page(documents: Sequence[str]) -> str:
         f'  <script src="{shipped.url(name)}" integrity="{shipped.files[name].integrity}"></script>'
         for name in SCRIPTS
     )
-    tabs = [{"query": document} for document in documents]
+    tabs = [
+        {"query": document, **({"headers": headers} if headers else {})} for document in documents
+    ]
     # json.dumps escapes U+2028/U+2029 (ensure_ascii); "<", ">" and "&" are escaped
     # here, so no document can close the script element, whatever it contains.
     return _PAGE.format(
@@ -152,9 +155,10 @@ def render_page(documents: Sequence[str]) -> str:
 
 
 @cache
-def graphiql_html() -> str:
-    """The page analysts get at ``GET /graphql``: the example documents as tabs."""
-    return render_page([example(name) for name in EXAMPLES])
+def graphiql_html(headers: str | None = None) -> str:
+    """The page analysts get at ``GET /graphql``: the example documents as tabs
+    (``headers``: what their headers panes start with, e.g. an Authorization)."""
+    return render_page([example(name) for name in EXAMPLES], headers)
 
 
 async def _serve_asset(request: Request) -> Response:

@@ -40,7 +40,9 @@ strawberry hooks.
 
 from __future__ import annotations
 
+import json
 import time
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -80,6 +82,7 @@ from api.negotiation import (
     request_data,
 )
 from api.resources import Resources
+from domain.access import Identity
 from resolvers.context import Context
 from resolvers.extensions import classify
 from resolvers.limits import Limits
@@ -132,6 +135,7 @@ class GraphQLView(GraphQL[Context, None]):
         introspection: bool = True,
         graphiql: bool = True,
         documents: TrustedDocuments | None = None,
+        graphiql_headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema or default_schema, graphql_ide="graphiql", **kwargs)
@@ -143,6 +147,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.graphiql = graphiql
         self.documents = documents
         """Trusted documents: the only ones that run (None: any document)."""
+        self.graphiql_headers = json.dumps(graphiql_headers, indent=2) if graphiql_headers else None
         self._limits = Limits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,12 +171,15 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         resources: Resources = request.state.resources
+        identity: Identity | None = getattr(request.state, "identity", None)
         return Context.create(
             resources.clients,
             resources.crosswalk,
             current_correlation_id(),
             request=request,
             response=response,
+            identity=identity,
+            charge=partial(resources.quotas.charge, identity) if identity else None,
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -188,7 +196,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         if not self.graphiql:
             raise RequestRejected(404, "GraphiQL is not served here (REVGRAPH_API_GRAPHIQL).")
-        return HTMLResponse(graphiql_html())
+        return HTMLResponse(graphiql_html(self.graphiql_headers))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         if negotiate(request.headers.get("accept")) is None:

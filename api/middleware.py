@@ -93,26 +93,27 @@ class UnhandledErrorMiddleware:
 
 
 async def _send_internal_error(send: Send, error_id: str) -> None:
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": f"Internal error; quote error id {error_id} when reporting it.",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
-                }
-            ]
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    message = f"Internal error; quote error id {error_id} when reporting it."
+    await send_error(send, 500, "INTERNAL_SERVER_ERROR", message, {"errorId": error_id})
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extensions: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """A GraphQL-shaped error answer from ASGI middleware (before any route ran)."""
+    error = {"message": message, "extensions": {"code": code, **(extensions or {})}}
+    body = json.dumps({"errors": [error]}).encode()
+    raw = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -15,8 +15,11 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.authentication import Authenticator
 from api.consistency_keeper import ConsistencyKeeper
+from api.quotas import CallerQuotas
 from api.settings import Settings
+from api.tokens import JwtVerifier
 from domain.clients import Clients, build_clients
 from domain.consistency.freshness import OwnerLookup
 from domain.consistency.gather import ConsistencyReader
@@ -29,6 +32,7 @@ from domain.flows.engine import FlowPolicy, FlowRunner
 from domain.flows.registry import FLOWS
 from domain.flows.services import FlowServices
 from domain.transactions import Transaction, TransactionKind
+from store.api_keys import ApiKeyRepository
 from store.cache import Cache, open_cache
 from store.consistency import ConsistencyStore, open_consistency_store
 from store.crosswalk import CrosswalkRepository
@@ -108,6 +112,10 @@ class Resources:
     """Cached consistency verdicts (Redis, or in-process), indexed for listing."""
     consistency: ConsistencyKeeper
     """The consistency view, kept fresh by webhooks, flows, pub/sub and sweeps."""
+    authenticator: Authenticator
+    """Who is calling (:mod:`api.authentication`)."""
+    quotas: CallerQuotas
+    """Each caller's rate and cost budget (:mod:`api.quotas`)."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Resources:
@@ -159,9 +167,15 @@ class Resources:
             commands=Commands(runner, idempotency, wait_s=flows.wait_s),
             consistency_store=consistency_store,
             consistency=keeper,
+            authenticator=Authenticator(
+                settings.auth, ApiKeyRepository(engine), JwtVerifier(settings.auth)
+            ),
+            quotas=CallerQuotas.open(settings.auth, settings.redis_url, settings.redis_prefix),
         )
 
     async def close(self) -> None:
+        await self.authenticator.aclose()
+        await self.quotas.aclose()
         await self.runner.aclose()
         await self.consistency.stop()
         await self.consistency_store.aclose()

@@ -176,6 +176,8 @@ class ApiSettings(BaseModel):
     """Origins browsers may call the gateway from (none: no CORS headers at all)."""
     trusted_documents_dir: Path | None = None
     """Run only the ``.graphql`` documents in this directory, by id (None: any document)."""
+    graphiql_headers: dict[str, str] = Field(default_factory=dict)
+    """Headers GraphiQL's tabs start with (``revgraph demo`` puts its viewer key here)."""
 
 
 class AuthSettings(BaseModel):
@@ -212,9 +214,10 @@ class AuthSettings(BaseModel):
     """Requests per second per caller (0: no limit); 429 with Retry-After beyond it."""
     key_burst: float = Field(default=40.0, ge=1)
     """Requests a caller may send at once."""
-    key_cost_per_min: int = Field(default=20_000, ge=0)
+    key_cost_per_min: int = Field(default=3_000_000, ge=0)
     """Operation cost per caller per minute (0: no budget); on top of each
-    operation's own cost limit."""
+    operation's own cost limit (300 000): ten of the largest operations a minute,
+    or a QuoteToCash dashboard over 50 customers refreshed every 3 seconds."""
     api_key_cache_s: float = Field(default=5.0, ge=0)
     """How long a process trusts an API key lookup (a revoked key stops within this)."""
 

@@ -54,7 +54,9 @@ import typer
 from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.jobs import rebuild_crosswalk, reconcile
 from api.runtime import tune_gc
+from bench.callers import authorized
 from bench.read_path import simulator_processes
+from domain.access import Role
 from domain.consistency.types import CheckStatus
 
 TARGET_P50_MS = 10.0
@@ -162,6 +164,8 @@ def main(
         settings = stack_settings(urls, Path(tmp), redis_url=redis_url, prefix=prefix)
         try:
             asyncio.run(migrate(settings))
+            settings, callers = authorized(settings)
+            client.headers.update(callers[Role.VIEWER])
             # The gateway builds a missing crosswalk in the background when it starts,
             # which would read billing during the timed reads: build it first.
             asyncio.run(rebuild_crosswalk(settings))

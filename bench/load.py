@@ -37,7 +37,9 @@ from api.demo import migrate, stack_settings
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from api.settings import Settings
+from bench.callers import authorized
 from bench.read_path import simulator_processes
+from domain.access import Role
 from simulators.serving import free_port_block
 
 HOST = "127.0.0.1"
@@ -59,6 +61,8 @@ def gateway_env(settings: Settings) -> dict[str, str]:
     for name in ("crm", "contracts", "billing", "erp"):
         env[f"REVGRAPH_{name.upper()}_URL"] = getattr(settings, name).url
         env[f"REVGRAPH_{name.upper()}_TOKEN"] = getattr(settings, name).token
+    env["REVGRAPH_AUTH_KEY_RATE_PER_S"] = str(settings.auth.key_rate_per_s)
+    env["REVGRAPH_AUTH_KEY_COST_PER_MIN"] = str(settings.auth.key_cost_per_min)
     return env
 
 
@@ -100,7 +104,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def run_load(
-    url: str, pid: int, query: str, concurrency: int, duration_s: float
+    url: str,
+    pid: int,
+    query: str,
+    concurrency: int,
+    duration_s: float,
+    headers: dict[str, str],
 ) -> dict[str, Any]:
     """``concurrency`` closed-loop clients for ``duration_s``; latencies, errors, peak RSS."""
     timings: list[float] = []
@@ -108,7 +117,9 @@ async def run_load(
     peak = rss_mb(pid)
     stop_at = time.monotonic() + duration_s
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=limits, headers=headers
+    ) as client:
 
         async def worker() -> None:
             nonlocal errors
@@ -158,16 +169,19 @@ def main(
     ):
         settings = stack_settings(urls, Path(tmp), prefix="load")
         asyncio.run(migrate(settings))
+        settings, callers = authorized(settings)
         asyncio.run(rebuild_crosswalk(settings))
         with gateway_process(settings) as (process, url):
-            with httpx.Client(base_url=url, timeout=60) as client:
+            with httpx.Client(base_url=url, timeout=60, headers=callers[Role.VIEWER]) as client:
                 for _ in range(warmup):
                     body = client.post("/graphql", json={"query": query}).json()
                     if body.get("errors"):
                         raise SystemExit(f"warm-up query failed: {body['errors']}")
             time.sleep(2)
             start = rss_mb(process.pid)
-            load = asyncio.run(run_load(url, process.pid, query, concurrency, duration))
+            load = asyncio.run(
+                run_load(url, process.pid, query, concurrency, duration, callers[Role.VIEWER])
+            )
             end_of_load = rss_mb(process.pid)
             time.sleep(idle)
             after_idle = rss_mb(process.pid)

@@ -44,6 +44,8 @@ from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from api.runtime import tune_gc
+from bench.callers import authorized
+from domain.access import Role
 from simulators.registry import SIMULATORS
 from simulators.serving import free_port_block
 
@@ -132,13 +134,14 @@ def main(
     ):
         settings = stack_settings(urls, Path(tmp), prefix="bench", limits=paced)
         asyncio.run(migrate(settings))
+        settings, callers = authorized(settings)
         asyncio.run(rebuild_crosswalk(settings))
         gateway = start_gateway(settings)
         # As `revgraph serve` does once the app is built (see api.runtime).
         tune_gc()
         graphql_url = f"{gateway.urls[GATEWAY]}/graphql"
         try:
-            with httpx.Client(timeout=60) as client:
+            with httpx.Client(timeout=60, headers=callers[Role.VIEWER]) as client:
                 for url in urls.values():
                     client.post(f"{url}/_sim/faults", json={"latency_ms": latency_ms})
 

@@ -97,7 +97,9 @@ from api.lifespan import check_startup
 from api.resources import Resources
 from api.runtime import tune_gc
 from api.settings import Settings
+from bench.callers import authorized
 from bench.read_path import simulator_processes
+from domain.access import Role
 from simulators.serving import BackgroundServers
 from sources.systems import System
 
@@ -249,13 +251,20 @@ def new_key() -> str:
 class Gateway:
     client: httpx.AsyncClient
     graphql_url: str
+    callers: Mapping[Role, dict[str, str]]
+    """Each role's Authorization header: creates and submits as sales_ops, approvals
+    as the approver (never the creator), activations as finance."""
     busy_refusals: int = 0
     """Creates refused with FLOW_IN_PROGRESS during the setup (and sent again)."""
 
-    async def mutate(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+    async def mutate(
+        self, query: str, variables: Mapping[str, Any], role: Role = Role.SALES_OPS
+    ) -> dict[str, Any]:
         """The mutation's payload (its only root field); BenchError on a GraphQL error."""
         response = await self.client.post(
-            self.graphql_url, json={"query": query, "variables": dict(variables)}
+            self.graphql_url,
+            json={"query": query, "variables": dict(variables)},
+            headers=self.callers[role],
         )
         body = response.json()
         if response.status_code != 200 or body.get("errors"):
@@ -267,16 +276,18 @@ class Gateway:
         result: dict[str, Any] = payload
         return result
 
-    async def settled(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+    async def settled(
+        self, query: str, variables: Mapping[str, Any], role: Role = Role.SALES_OPS
+    ) -> dict[str, Any]:
         """The mutation run to its end: a flow still RUNNING is asked for again with the
         same key (a replay waits for it) until it settles; BenchError unless COMPLETED."""
-        payload = await self.mutate(query, variables)
+        payload = await self.mutate(query, variables, role)
         deadline = time.monotonic() + SETTLE_S
         while payload["transaction"]["status"] in ("PENDING", "RUNNING"):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
-            payload = await self.mutate(query, variables)
+            payload = await self.mutate(query, variables, role)
         tx = payload["transaction"]
         if tx["status"] != "COMPLETED":
             raise BenchError(
@@ -317,9 +328,9 @@ async def approved_contract(gateway: Gateway, n: int) -> str:
     }
     created = await gateway.create(CREATE_CONTRACT, {"input": contract_input})
     contract_id: str = created["contract"]["id"]
-    for action in ("submit", "approve"):
+    for action, role in (("submit", Role.SALES_OPS), ("approve", Role.APPROVER)):
         await gateway.settled(
-            lifecycle(action), {"id": contract_id, "version": 1, "key": new_key()}
+            lifecycle(action), {"id": contract_id, "version": 1, "key": new_key()}, role
         )
     return contract_id
 
@@ -327,7 +338,9 @@ async def approved_contract(gateway: Gateway, n: int) -> str:
 async def activate(gateway: Gateway, contract_id: str) -> float:
     """One activation, end to end (ms); BenchError unless it completed."""
     started = time.perf_counter()
-    payload = await gateway.settled(ACTIVATE, {"id": contract_id, "version": 1, "key": new_key()})
+    payload = await gateway.settled(
+        ACTIVATE, {"id": contract_id, "version": 1, "key": new_key()}, Role.FINANCE
+    )
     elapsed = (time.perf_counter() - started) * 1000
     steps = [(s["system"], s["action"], s["status"]) for s in payload["transaction"]["steps"]]
     if [s[2] for s in steps] != ["SUCCEEDED"] * len(steps) or not steps:
@@ -390,6 +403,7 @@ async def measure(
     options: Options,
     urls: Mapping[str, str],
     graphql_url: str,
+    callers: Mapping[Role, dict[str, str]],
     recorder: Recorder,
     explain: bool,
 ) -> dict[str, Any]:
@@ -397,7 +411,7 @@ async def measure(
     # One connection per concurrent client, kept alive.
     limits = httpx.Limits(max_connections=options.concurrency + 2)
     async with httpx.AsyncClient(timeout=SETTLE_S, limits=limits) as client:
-        gateway = Gateway(client, graphql_url)
+        gateway = Gateway(client, graphql_url, callers)
         await set_latency(client, sims, 0)
         started = time.perf_counter()
         contract_ids: list[str] = await bounded(
@@ -578,6 +592,7 @@ def main(
     ):
         settings = stack_settings(urls, Path(tmp), prefix="bench", limits=paced)
         asyncio.run(migrate(settings))
+        settings, callers = authorized(settings)
         asyncio.run(rebuild_crosswalk(settings))
         gateway, captured = start_observed_gateway(settings)
         tune_gc()  # as `revgraph serve` does once the app is built (see api.runtime)
@@ -589,7 +604,9 @@ def main(
             for source in captured.resources.clients.all():
                 source.observers.append(recorder.observe)
             result = asyncio.run(
-                measure(options, urls, f"{gateway.urls[GATEWAY]}/graphql", recorder, explain)
+                measure(
+                    options, urls, f"{gateway.urls[GATEWAY]}/graphql", callers, recorder, explain
+                )
             )
         except BenchError as error:
             raise SystemExit(f"write path failed: {error}") from error

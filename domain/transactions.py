@@ -221,6 +221,8 @@ class Transaction:
     lease_owner: str | None = None
     """The worker running the flow now, if any."""
     lease_until: datetime | None = None
+    started_by: str | None = None
+    """Who asked for it (the audit log's actor); None when the gateway started it itself."""
 
     @property
     def finished(self) -> bool:

@@ -1,82 +1,34 @@
-"""The audit log in the graph: ``auditLog`` to read it, and the audit of mutations.
+"""The audit log in the graph: ``auditLog``, for admins.
 
 ``auditLog(actor, subject, since; first/after)`` pages the log newest first
 (:mod:`store.audit`). It is read-only: no mutation changes or deletes an audit
 record — the schema has none, and the store only ever inserts — and
 ``revgraph audit verify`` checks the hash chain that makes a change in the
-database itself visible. Reading it is meant for admins: it becomes admin-only
-with the authorization work (until then anyone who reaches the gateway can).
-
-:func:`actor_of` is the caller (the request's ``identity``, once authentication
-sets one; anonymous until then); :func:`audit_call` appends the record of a
-mutation that does not go through :class:`domain.flows.commands.Commands` (which
-audits its own calls).
+database itself visible. Writing the records is :mod:`resolvers.audit_trail`'s.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import ANONYMOUS, Actor, Outcome, outcome, redact
 from resolvers.context import AppInfo
 from resolvers.errors import UserInputError
-from resolvers.operations import resources_of
 from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, Edge, connection, page_size
-from store.audit import AuditEntry, AuditLog, decode_position, encode_position
+from resolvers.permissions import AdminOnly
+from resolvers.resources import resources_of
+from store.audit import AuditLog, decode_position, encode_position
 from store.audit import AuditRecord as AuditRecordData
 
-__all__ = ["AuditQuery", "AuditRecord", "actor_of", "audit_call"]
+__all__ = ["AuditQuery", "AuditRecord"]
 
 
 def _engine(info: AppInfo) -> AsyncEngine:
     engine: AsyncEngine = resources_of(info).engine
     return engine
-
-
-def actor_of(info: AppInfo) -> Actor:
-    """Who is calling: the request's ``identity`` when one is set, else anonymous.
-
-    An identity is an :class:`Actor`, or anything with a ``name`` (and a ``role``).
-    """
-    request = info.context.request
-    identity = getattr(request.state, "identity", None) if request is not None else None
-    if identity is None:
-        return ANONYMOUS
-    if isinstance(identity, Actor):
-        return identity
-    name = getattr(identity, "name", None)
-    role = getattr(identity, "role", None)
-    return Actor(str(name) if name else str(identity), str(role) if role else None)
-
-
-async def audit_call(
-    info: AppInfo,
-    input: Mapping[str, Any],
-    kind: Outcome,
-    details: Iterable[str] = (),
-    *,
-    subject: str | None = None,
-    correlation_id: str | None = None,
-) -> None:
-    """Append the audit record of this mutation call (its own transaction)."""
-    who = actor_of(info)
-    await AuditLog(_engine(info)).append(
-        AuditEntry(
-            actor=who.name,
-            role=who.role,
-            mutation=info.field_name,
-            subject=subject,
-            input=redact(input),
-            outcome=outcome(kind, details),
-            correlation_id=correlation_id,
-        )
-    )
 
 
 @strawberry.type(description="One mutation call, accepted or refused, in the audit log.")
@@ -120,8 +72,8 @@ class AuditQuery:
 
     @strawberry.field(
         description="Audit records newest first; filters combine with AND (`since`: at or "
-        "after). Read-only: no mutation changes or deletes them. Admin-only once "
-        "authorization lands."
+        "after). Read-only: no mutation changes or deletes them. Admins only.",
+        permission_classes=[AdminOnly],
     )
     async def audit_log(
         self,

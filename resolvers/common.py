@@ -1,4 +1,4 @@
-"""Small types every domain module uses: Money and SourceRef."""
+"""Small types every domain module uses: Money, SourceRef, System and ExceptionQueue."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.exception_items import ExceptionQueue
 from domain.money import Money
+from resolvers.permissions import SeesInternals
 from sources.systems import System
 
-__all__ = ["Money", "SourceRef", "money_or_none"]
+__all__ = ["ExceptionQueue", "Money", "SourceRef", "money_or_none"]
 
 strawberry.enum(System, description="A system of record.")
+strawberry.enum(ExceptionQueue, description="Who works an exception item.")
 
 # The GraphQL ``Money`` is the domain's own class, registered with strawberry
 # (one class, no conversion per value): adapters already return ``Money`` and
@@ -42,4 +45,7 @@ def money_or_none(amount: Decimal | None, currency: str | None) -> Money | None:
 class SourceRef:
     system: System
     id: str
-    url: str
+    url: str | None = strawberry.field(
+        description="The record in its system's API (admins only: it names internal hosts).",
+        permission_classes=[SeesInternals],
+    )

@@ -15,12 +15,13 @@ from typing import Any
 import strawberry
 
 from domain.consistency.types import Check, CheckStatus, RuleName, SubjectKind
-from domain.exception_items import ExceptionQueue
-from domain.money import Money
+from resolvers.common import ExceptionQueue, Money
 from resolvers.context import AppInfo
 from resolvers.errors import UserInputError
-from resolvers.operations import resources_of
 from resolvers.pagination import Connection, Edge, connection, page_size
+from resolvers.permissions import SeesUpstreamErrors
+from resolvers.resources import resources_of
+from resolvers.sanitize import sanitize_optional
 from sources.errors import SourceError
 from sources.systems import System
 from store.consistency import CheckPage, Report, StoredCheck, cursor_of
@@ -190,7 +191,10 @@ class ReconciliationRun:
     processed: int = strawberry.field(description="Customers recomputed so far.")
     total: int | None = strawberry.field(description="Customers to recompute, when known.")
     counts: list[StatusCount]
-    error: str | None
+    error: str | None = strawberry.field(
+        description="Why the run stopped, sanitized (every role but viewer).",
+        permission_classes=[SeesUpstreamErrors],
+    )
 
     @classmethod
     def build(cls, run: RunRecord) -> ReconciliationRun:
@@ -206,7 +210,7 @@ class ReconciliationRun:
                 for k, v in sorted(run.counts.items())
                 if k in CheckStatus.__members__
             ],
-            error=run.error,
+            error=sanitize_optional(run.error),
         )
 
 

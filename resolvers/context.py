@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
+from domain.access import Identity
 from domain.clients import Clients
 from domain.crosswalk_lookup import CrosswalkLookup
 from domain.ownership import SYSTEM_OF, Record, record_url
@@ -45,6 +46,11 @@ class Context:
     trace: Trace
     request: Any = None
     response: Any = None
+    identity: Identity | None = None
+    """The caller (:mod:`api.authentication`); None: nobody, and every permission fails."""
+    charge: Callable[[int], Awaitable[float | None]] | None = None
+    """Spends an operation's cost from the caller's budget: None if it fits, else the
+    seconds until it does (:mod:`resolvers.limits.budget`); None: no budget."""
     base_urls: dict[System, str] = field(default_factory=dict)
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
@@ -57,6 +63,8 @@ class Context:
         *,
         request: Any = None,
         response: Any = None,
+        identity: Identity | None = None,
+        charge: Callable[[int], Awaitable[float | None]] | None = None,
     ) -> Context:
         failures = SourceFailures()
         trace = Trace()
@@ -71,6 +79,8 @@ class Context:
             trace=trace,
             request=request,
             response=response,
+            identity=identity,
+            charge=charge,
             base_urls={c.system: c.config.base_url for c in clients.all()},
         )
 
@@ -93,5 +103,6 @@ class Context:
 
 
 T = TypeVar("T")
+
 
 AppInfo = Info[Context, None]

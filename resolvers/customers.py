@@ -30,6 +30,7 @@ from resolvers.pagination import (
     page_size,
     slice_connection,
 )
+from resolvers.permissions import SeesContactDetails
 from sources.errors import SourceError
 from sources.systems import System
 
@@ -50,7 +51,10 @@ class Customer(Node):
     name: str
     currency: str | None
     segment: str | None
-    billing_email: str | None
+    billing_email: str | None = strawberry.field(
+        description="Where invoices go (sales_ops, finance, admin).",
+        permission_classes=[SeesContactDetails],
+    )
     parent_id: strawberry.Private[str | None]
 
     @classmethod

@@ -24,6 +24,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from resolvers.sanitize import sanitize
 from sources.errors import (
     SourceError,
     SourceNotFound,
@@ -108,7 +109,7 @@ class SourceFailures:
     def graphql_errors(self) -> list[GraphQLError]:
         return [
             GraphQLError(
-                f"{f.error.system} {_describe(f.error)}: {f.error.message}",
+                f"{f.error.system} {_describe(f.error)}: {sanitize(f.error.message)}",
                 path=f.paths[0] if f.paths else None,
                 extensions={
                     "code": source_error_code(f.error),

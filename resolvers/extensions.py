@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+from resolvers.errors import MAX_PATHS
+
 logger = logging.getLogger("revgraph.errors")
 
 
@@ -25,7 +27,37 @@ class ErrorPolicy(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [classify(e) for e in errors]
+            result.errors = merge_forbidden([classify(e) for e in errors])
+
+
+def merge_forbidden(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """One ``FORBIDDEN`` error per field of the schema, not one per object.
+
+    A viewer listing 50 customers' ``billingEmail`` is denied the same field 50
+    times; like upstream failures (:mod:`resolvers.errors`), the denial is
+    reported once: ``path`` is the first, ``extensions.paths`` lists up to
+    :data:`~resolvers.errors.MAX_PATHS` of them and ``extensions.affected``
+    counts them all.
+    """
+    merged: dict[tuple[str, tuple[str, ...]], GraphQLError] = {}
+    kept: list[GraphQLError] = []
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") != "FORBIDDEN" or error.path is None:
+            kept.append(error)
+            continue
+        field = (error.message, tuple(str(p) for p in error.path if not isinstance(p, int)))
+        first = merged.get(field)
+        if first is None:
+            error.extensions = {**extensions, "paths": [error.path], "affected": 1}
+            merged[field] = error
+            kept.append(error)
+            continue
+        seen = first.extensions or {}
+        seen["affected"] += 1
+        if len(seen["paths"]) < MAX_PATHS:
+            seen["paths"].append(error.path)
+    return kept
 
 
 def classify(error: GraphQLError) -> GraphQLError:

@@ -9,6 +9,8 @@ from enum import Enum
 import strawberry
 
 from resolvers.context import AppInfo
+from resolvers.permissions import SeesInternals
+from resolvers.sanitize import sanitize_optional
 from sources.base import SourceHealth as Health
 from sources.systems import System
 
@@ -27,11 +29,17 @@ class SourceStatus(Enum):
 class SourceHealth:
     system: System
     status: SourceStatus
-    url: str
+    url: str | None = strawberry.field(
+        description="The base URL the gateway calls (admins only).",
+        permission_classes=[SeesInternals],
+    )
     requests: int
     errors: int
     last_latency_ms: float | None
-    last_error: str | None
+    last_error: str | None = strawberry.field(
+        description="The latest upstream error, sanitized (admins only).",
+        permission_classes=[SeesInternals],
+    )
     last_error_at: datetime | None
     last_ok_at: datetime | None
 
@@ -62,7 +70,7 @@ def source_health(info: AppInfo) -> list[SourceHealth]:
             requests=client.health.requests,
             errors=client.health.errors,
             last_latency_ms=client.health.last_latency_ms,
-            last_error=client.health.last_error,
+            last_error=sanitize_optional(client.health.last_error),
             last_error_at=_ts(client.health.last_error_at),
             last_ok_at=_ts(client.health.last_ok_at),
         )

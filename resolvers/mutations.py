@@ -19,7 +19,9 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.permission import BasePermission
 
+from domain.access import QUEUE_ROLES, may_work_queue, separation_of_duties
 from domain.audit import Outcome
 from domain.consistency.sweep import SweepRunning
 from domain.consistency.types import SubjectKind
@@ -28,7 +30,7 @@ from domain.flows.commands import CommandResult, Commands, UserError
 from domain.flows.finance import posting_correlation_id
 from domain.transactions import TransactionKind
 from domain.transitions import Action
-from resolvers.audit import actor_of, audit_call
+from resolvers.audit_trail import actor_of, audit_call
 from resolvers.billing import Invoice
 from resolvers.consistency import ConsistencyReport, ReconciliationRun, keeper_of, report_of
 from resolvers.context import AppInfo
@@ -36,7 +38,17 @@ from resolvers.contracts import Contract
 from resolvers.customers import Customer
 from resolvers.errors import UserInputError, source_error_code
 from resolvers.node import global_id, key_of, parse_global_id, resolve_nodes
-from resolvers.operations import ExceptionItem, Transaction, resources_of, step_slo
+from resolvers.operations import ExceptionItem, Transaction, step_slo
+from resolvers.permissions import (
+    FORBIDDEN,
+    Administers,
+    Approves,
+    Finance,
+    FinanceOrSalesOps,
+    SalesOps,
+    WorksExceptions,
+)
+from resolvers.resources import resources_of
 from sources.errors import SourceError
 from store.exceptions import ExceptionRepository
 from store.journal import JournalRepository
@@ -305,6 +317,10 @@ async def _contract_command(
     async def check() -> Sequence[UserError]:
         if problems:
             return problems
+        if action is Action.APPROVE:
+            refused = await _segregation_of_duties(info, raw)
+            if refused:
+                return [refused]
         return await contract_check(clients, action, raw, version)
 
     result = await _execute(
@@ -325,7 +341,17 @@ async def _contract_command(
     )
 
 
-def _lifecycle(kind: TransactionKind, action: Action, description: str) -> Any:
+async def _segregation_of_duties(info: AppInfo, contract_id: str) -> UserError | None:
+    """The approver is neither the contract's creator nor its last amender."""
+    journal: JournalRepository = _commands(info).runner.journal
+    creator, amender = await journal.contract_authors(contract_id)
+    why = separation_of_duties(actor_of(info).name, creator, amender)
+    return UserError("SEGREGATION_OF_DUTIES", why, "id") if why else None
+
+
+def _lifecycle(
+    kind: TransactionKind, action: Action, description: str, permission: type[BasePermission]
+) -> Any:
     """A contract mutation that only moves the lifecycle: id, version, key."""
 
     async def resolve(
@@ -333,7 +359,9 @@ def _lifecycle(kind: TransactionKind, action: Action, description: str) -> Any:
     ) -> ContractPayload:
         return await _contract_command(info, kind, action, id, version, idempotency_key)
 
-    return strawberry.mutation(resolver=resolve, description=description)
+    return strawberry.mutation(
+        resolver=resolve, description=description, permission_classes=[permission]
+    )
 
 
 @strawberry.type
@@ -341,7 +369,9 @@ class Mutation:
     # --- customers ------------------------------------------------------------------
 
     @strawberry.mutation(
-        description="Onboard a customer: CRM account → billing customer → ERP customer → crosswalk."
+        description="Onboard a customer: CRM account → billing customer → ERP customer → "
+        "crosswalk.",
+        permission_classes=[SalesOps],
     )
     async def create_customer(
         self, info: AppInfo, input: CreateCustomerInput, idempotency_key: str | None = None
@@ -368,7 +398,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Change a customer in the CRM; billing and the ERP follow (name, parent, "
-        "currency)."
+        "currency).",
+        permission_classes=[SalesOps],
     )
     async def update_customer(
         self, info: AppInfo, input: UpdateCustomerInput, idempotency_key: str | None = None
@@ -407,27 +438,35 @@ class Mutation:
     # --- contracts ------------------------------------------------------------------
 
     submit_contract: ContractPayload = _lifecycle(
-        _K.SUBMIT_CONTRACT, Action.SUBMIT, "Draft → InApproval."
+        _K.SUBMIT_CONTRACT, Action.SUBMIT, "Draft → InApproval.", SalesOps
     )
     approve_contract: ContractPayload = _lifecycle(
         _K.APPROVE_CONTRACT,
         Action.APPROVE,
-        "InApproval → approved (Activated in the contract system).",
+        "InApproval → approved (Activated in the contract system). Not by the person "
+        "who created or last amended the contract.",
+        Approves,
     )
     activate_contract: ContractPayload = _lifecycle(
         _K.ACTIVATE_CONTRACT,
         Action.ACTIVATE,
         "Start billing and revenue: a billing subscription carrying the contract id and "
         "version, then an ERP revenue schedule spread ratably over the term.",
+        Finance,
     )
     suspend_contract: ContractPayload = _lifecycle(
-        _K.SUSPEND_CONTRACT, Action.SUSPEND, "Pause billing (the subscription's collection)."
+        _K.SUSPEND_CONTRACT,
+        Action.SUSPEND,
+        "Pause billing (the subscription's collection).",
+        Finance,
     )
     resume_contract: ContractPayload = _lifecycle(
-        _K.RESUME_CONTRACT, Action.RESUME, "Resume a suspended contract's billing."
+        _K.RESUME_CONTRACT, Action.RESUME, "Resume a suspended contract's billing.", Finance
     )
 
-    @strawberry.mutation(description="A new Draft contract with its lines.")
+    @strawberry.mutation(
+        description="A new Draft contract with its lines.", permission_classes=[SalesOps]
+    )
     async def create_contract(
         self, info: AppInfo, input: CreateContractInput, idempotency_key: str | None = None
     ) -> ContractPayload:
@@ -461,7 +500,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="A new version from the effective date: the subscription is repriced with "
-        "proration and the ERP schedule revised prospectively."
+        "proration and the ERP schedule revised prospectively.",
+        permission_classes=[SalesOps],
     )
     async def amend_contract(
         self, info: AppInfo, input: AmendContractInput, idempotency_key: str | None = None
@@ -482,7 +522,10 @@ class Mutation:
             problems,
         )
 
-    @strawberry.mutation(description="A new Draft contract for the next term, with these lines.")
+    @strawberry.mutation(
+        description="A new Draft contract for the next term, with these lines.",
+        permission_classes=[SalesOps],
+    )
     async def renew_contract(
         self,
         info: AppInfo,
@@ -508,7 +551,8 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Terminate at the effective date: billing cancelled, ERP schedule truncated."
+        description="Terminate at the effective date: billing cancelled, ERP schedule truncated.",
+        permission_classes=[Finance],
     )
     async def terminate_contract(
         self,
@@ -532,7 +576,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Post a finalized billing invoice to ERP AR (one posting per invoice, "
-        "also when billing's invoice.finalized webhook started it)."
+        "also when billing's invoice.finalized webhook started it).",
+        permission_classes=[Finance],
     )
     async def post_invoice(
         self, info: AppInfo, invoice_id: strawberry.ID, idempotency_key: str | None = None
@@ -548,7 +593,10 @@ class Mutation:
         )
         return InvoicePayload(**_common(info, result), invoice=await _node(info, "Invoice", raw))
 
-    @strawberry.mutation(description="Recognize the revenue of a period (YYYY-MM) in the ERP.")
+    @strawberry.mutation(
+        description="Recognize the revenue of a period (YYYY-MM) in the ERP.",
+        permission_classes=[Finance],
+    )
     async def recognize_revenue(
         self, info: AppInfo, period: str, idempotency_key: str | None = None
     ) -> RevenuePayload:
@@ -574,7 +622,8 @@ class Mutation:
     # --- consistency ----------------------------------------------------------------
 
     @strawberry.mutation(
-        description="Recompute one subject's consistency now (its whole customer), live."
+        description="Recompute one subject's consistency now (its whole customer), live.",
+        permission_classes=[FinanceOrSalesOps],
     )
     async def refresh_consistency(
         self, info: AppInfo, subject_id: strawberry.ID
@@ -604,7 +653,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Start a reconciliation sweep of every customer (resume: continue an "
-        "interrupted one); answers at once with the run to poll."
+        "interrupted one); answers at once with the run to poll.",
+        permission_classes=[Finance],
     )
     async def run_reconciliation(
         self, info: AppInfo, resume: bool = False
@@ -629,13 +679,17 @@ class Mutation:
 
     @strawberry.mutation(
         description="Run a parked flow again from its failed step (the exception item "
-        "resolves when the flow completes)."
+        "resolves when the flow completes). Each queue has its roles: FINANCE_OPS finance, "
+        "SALES_OPS sales_ops, PLATFORM admin.",
+        permission_classes=[WorksExceptions],
     )
     async def retry_exception(self, info: AppInfo, id: strawberry.ID) -> ExceptionPayload:
         return await _operate(info, id, note=None)
 
     @strawberry.mutation(
-        description="Close an exception item by hand with a note; its flow ends FAILED."
+        description="Close an exception item by hand with a note; its flow ends FAILED. "
+        "Each queue has its roles, as for retryException.",
+        permission_classes=[WorksExceptions],
     )
     async def resolve_exception(
         self, info: AppInfo, id: strawberry.ID, note: str
@@ -647,7 +701,8 @@ class Mutation:
         return await _operate(info, id, note=note)
 
     @strawberry.mutation(
-        description="Resume a transaction that is not finished (parked or abandoned) now."
+        description="Resume a transaction that is not finished (parked or abandoned) now.",
+        permission_classes=[Administers],
     )
     async def replay_transaction(self, info: AppInfo, correlation_id: str) -> TransactionPayload:
         resources = resources_of(info)
@@ -688,11 +743,22 @@ async def _operate(info: AppInfo, item_id: str, note: str | None) -> ExceptionPa
         refusal = _refused(UserError("NOT_FOUND", "no such exception item", "id"))
         await _audited(info, asked, refusal)
         return ExceptionPayload(**_common(info, refusal), exception_item=None)
+    identity = info.context.identity
+    if identity is None or not may_work_queue(identity, item.queue):
+        roles = sorted({"admin", *QUEUE_ROLES.get(item.queue, ())})
+        refusal = _refused(
+            UserError(
+                FORBIDDEN,
+                f"items in {item.queue} are worked by the roles {', '.join(roles)}",
+                "id",
+            )
+        )
+        await _audited(info, asked, refusal, item.subject)
+        return ExceptionPayload(**_common(info, refusal), exception_item=None)
     if note is None:
         result = await commands.retry_exception(item)
     else:
-        actor = "operator"
-        result = await commands.resolve_exception(item, note, actor)
+        result = await commands.resolve_exception(item, note, actor_of(info).name)
     await _audited(info, asked, result, item.subject)
     fresh = await repo.get(number)
     return ExceptionPayload(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +42,9 @@ from resolvers.pagination import (
     encode_cursor,
     page_size,
 )
+from resolvers.permissions import CanRead, SeesUpstreamErrors
+from resolvers.resources import resources_of
+from resolvers.sanitize import sanitize, sanitize_optional
 from sources.systems import System
 from store.exceptions import ExceptionRepository
 from store.flow_metrics import FlowMetricsRepository
@@ -68,21 +70,10 @@ strawberry.enum(
 )
 strawberry.enum(StepAction, description="What a step asks its system to do.")
 strawberry.enum(StepStatus, description="PENDING → RUNNING → SUCCEEDED | FAILED.")
-strawberry.enum(ExceptionQueue, description="Who works an exception item.")
 strawberry.enum(ExceptionStatus, description="OPEN → RETRYING → RESOLVED (final).")
 
 
 # --- where the store is --------------------------------------------------------------
-
-
-def resources_of(info: AppInfo) -> Any:
-    """The process's resources (engine, settings): on the context, or on the request."""
-    found = getattr(info.context, "resources", None)
-    if found is None and info.context.request is not None:
-        found = getattr(info.context.request.state, "resources", None)
-    if found is None:
-        raise RuntimeError("this request's context reaches no store")
-    return found
 
 
 def _engine(info: AppInfo) -> AsyncEngine:
@@ -110,7 +101,10 @@ class TransactionStep:
     finished_at: datetime | None
     latency_ms: int | None = strawberry.field(description="The latest finished attempt's.")
     error_code: str | None
-    error_message: str | None
+    error_message: str | None = strawberry.field(
+        description="The system's error, sanitized (every role but viewer).",
+        permission_classes=[SeesUpstreamErrors],
+    )
     created_id: str | None = strawberry.field(
         description="The id of what the step created (or upserted) in its system."
     )
@@ -128,7 +122,7 @@ class TransactionStep:
             finished_at=step.finished_at,
             latency_ms=step.latency_ms,
             error_code=step.error_code,
-            error_message=step.error_message,
+            error_message=sanitize_optional(step.error_message),
             created_id=step.created_id,
             delayed=step.is_delayed(slo, now),
         )
@@ -155,6 +149,9 @@ class Transaction(Node):
     )
     delayed: bool = strawberry.field(description="A step has run for longer than the step SLO.")
     steps: list[TransactionStep] = strawberry.field(description="In flow order.")
+    started_by: str | None = strawberry.field(
+        description="Who asked for it (null: the gateway itself, e.g. a webhook's posting)."
+    )
 
     @classmethod
     def build(cls, tx: TransactionRecord, slo: timedelta, now: datetime) -> Transaction:
@@ -169,6 +166,7 @@ class Transaction(Node):
             current_system=tx.current_system,
             delayed=tx.delayed(slo, now),
             steps=[TransactionStep.build(s, slo, now) for s in tx.steps],
+            started_by=tx.started_by,
         )
 
     @strawberry.field(description="Its unresolved exception items, oldest first.")
@@ -190,7 +188,10 @@ class ExceptionItem(Node):
     system: System | None
     action: StepAction | None
     error_code: str | None
-    last_error: str | None
+    last_error: str | None = strawberry.field(
+        description="The system's latest error, sanitized (every role but viewer).",
+        permission_classes=[SeesUpstreamErrors],
+    )
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
@@ -203,7 +204,7 @@ class ExceptionItem(Node):
             id=global_id("ExceptionItem", str(item.id)),
             queue=item.queue,
             status=item.status,
-            reason=item.reason,
+            reason=sanitize(item.reason),
             attempts=item.attempts,
             subject=item.subject,
             correlation_id=item.correlation_id,
@@ -211,7 +212,7 @@ class ExceptionItem(Node):
             system=item.system,
             action=StepAction(item.action) if item.action else None,
             error_code=item.error_code,
-            last_error=item.last_error,
+            last_error=sanitize_optional(item.last_error),
             created_at=item.created_at,
             updated_at=item.updated_at,
             resolved_at=item.resolved_at,
@@ -410,14 +411,17 @@ async def exceptions_connection(
 class OperationsQuery:
     """Root fields over the gateway's own store (mixed into the root ``Query``)."""
 
-    @strawberry.field(description="A transaction by its correlation id.")
+    @strawberry.field(
+        description="A transaction by its correlation id.", permission_classes=[CanRead]
+    )
     async def transaction(self, info: AppInfo, correlation_id: str) -> Transaction | None:
         found = await JournalRepository(_engine(info)).get(correlation_id)
         return Transaction.build(found, step_slo(info), _now()) if found else None
 
     @strawberry.field(
         description="Transactions newest first; filters combine with AND (`system`: has a "
-        "step in that system; `since`: started at or after; `subject`: changes that id)."
+        "step in that system; `since`: started at or after; `subject`: changes that id).",
+        permission_classes=[CanRead],
     )
     async def transactions(
         self,
@@ -441,7 +445,10 @@ class OperationsQuery:
             subject=subject,
         )
 
-    @strawberry.field(description="Exception items newest first, by queue and status.")
+    @strawberry.field(
+        description="Exception items newest first, by queue and status.",
+        permission_classes=[CanRead],
+    )
     async def exceptions(
         self,
         info: AppInfo,
@@ -457,7 +464,8 @@ class OperationsQuery:
     @strawberry.field(
         description="Operational metrics of the flows since `since` (null: all the store "
         "holds): sync latency per system, duplicates prevented, activation cycle time, "
-        "posting success rate and open exceptions per queue."
+        "posting success rate and open exceptions per queue.",
+        permission_classes=[CanRead],
     )
     async def flow_metrics(
         self, info: AppInfo, since: datetime | None = None

@@ -32,6 +32,7 @@ from resolvers.node import Node, key_of, resolve_nodes
 from resolvers.operations import OperationsQuery
 from resolvers.ownership import OwnershipRule, ownership_rules
 from resolvers.pagination import Connection
+from resolvers.permissions import CanRead
 from resolvers.revenue import ArPosting, RevenueSchedule
 from sources.errors import SourceError
 from sources.systems import System
@@ -39,17 +40,21 @@ from sources.systems import System
 
 @strawberry.type
 class Query(OperationsQuery, AuditQuery):
-    @strawberry.field(description="Any entity by its global id.")
+    @strawberry.field(description="Any entity by its global id.", permission_classes=[CanRead])
     async def node(self, info: AppInfo, id: strawberry.ID) -> Node | None:
         (found,) = await _nodes(info, [id])
         return found
 
-    @strawberry.field(description="Entities by global ids, in order (null where absent).")
+    @strawberry.field(
+        description="Entities by global ids, in order (null where absent).",
+        permission_classes=[CanRead],
+    )
     async def nodes(self, info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
         return await _nodes(info, ids)
 
     @strawberry.field(
-        description="Customers from the CRM ordered by name; filters combine with AND."
+        description="Customers from the CRM ordered by name; filters combine with AND.",
+        permission_classes=[CanRead],
     )
     async def customers(
         self,
@@ -64,17 +69,24 @@ class Query(OperationsQuery, AuditQuery):
         parent = key_of(parent_id, "Customer") if parent_id else None
         return await list_customers(info, first, after, name_prefix, currency, segment, parent)
 
-    @strawberry.field(description="A contract by its number in the contract system (C-1042).")
+    @strawberry.field(
+        description="A contract by its number in the contract system (C-1042).",
+        permission_classes=[CanRead],
+    )
     async def contract(self, info: AppInfo, number: str) -> Contract | None:
         return await contract_by_number(info, number)
 
-    @strawberry.field(description="Each system of record as the gateway last saw it.")
+    @strawberry.field(
+        description="Each system of record as the gateway last saw it.",
+        permission_classes=[CanRead],
+    )
     def source_health(self, info: AppInfo) -> list[SourceHealth]:
         return source_health(info)
 
     @strawberry.field(
         description="Checks from the cached consistency view, filtered (AND) by status, "
-        "rule, system involved and owning queue; ordered by subject."
+        "rule, system involved and owning queue; ordered by subject.",
+        permission_classes=[CanRead],
     )
     async def consistency(
         self,
@@ -90,22 +102,32 @@ class Query(OperationsQuery, AuditQuery):
             info, status=status, rule=rule, system=system, queue=queue, first=first, after=after
         )
 
-    @strawberry.field(description="Dashboard tiles of the consistency view (cached).")
+    @strawberry.field(
+        description="Dashboard tiles of the consistency view (cached).",
+        permission_classes=[CanRead],
+    )
     async def consistency_summary(self, info: AppInfo) -> ConsistencySummary:
         return await summary_of(info)
 
-    @strawberry.field(description="The consistency policy in force: thresholds, windows, queues.")
+    @strawberry.field(
+        description="The consistency policy in force: thresholds, windows, queues.",
+        permission_classes=[CanRead],
+    )
     def consistency_policy(self, info: AppInfo) -> ConsistencyPolicy:
         return policy_of(info)
 
-    @strawberry.field(description="A reconciliation run by id (default: the latest).")
+    @strawberry.field(
+        description="A reconciliation run by id (default: the latest).",
+        permission_classes=[CanRead],
+    )
     async def reconciliation_run(
         self, info: AppInfo, id: int | None = None
     ) -> ReconciliationRun | None:
         return await run_of(info, id)
 
     @strawberry.field(
-        description="Who owns what: the system of record of each field mutations can change."
+        description="Who owns what: the system of record of each field mutations can change.",
+        permission_classes=[CanRead],
     )
     def ownership(self) -> list[OwnershipRule]:
         return ownership_rules()

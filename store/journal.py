@@ -34,6 +34,7 @@ from domain.transactions import (
     Step,
     StepStatus,
     Transaction,
+    TransactionKind,
     TransactionPage,
     TransactionStatus,
     sources_of,
@@ -95,6 +96,7 @@ def _transaction(row: Any, steps: Iterable[Step] = ()) -> Transaction:
         input=row.input,
         lease_owner=row.lease_owner,
         lease_until=as_utc(row.lease_until),
+        started_by=row.started_by,
     )
 
 
@@ -132,6 +134,7 @@ class JournalRepository:
         input: Mapping[str, Any] | None = None,
         owner: str | None = None,
         lease_s: float = 0.0,
+        started_by: str | None = None,
     ) -> Transaction:
         """Record a new ``PENDING`` transaction, with its planned steps as ``PENDING``.
 
@@ -157,6 +160,7 @@ class JournalRepository:
                     input=dict(input) if input is not None else None,
                     lease_owner=owner,
                     lease_until=now + timedelta(seconds=lease_s) if owner else None,
+                    started_by=started_by,
                 )
                 .on_conflict_do_nothing(index_elements=["correlation_id"])
                 .returning(_TX.c.correlation_id)
@@ -428,6 +432,40 @@ class JournalRepository:
         async with self._engine.connect() as conn:
             # Newest first, so the oldest wins the dict.
             return {row.subject: row.correlation_id for row in await conn.execute(query)}
+
+    async def contract_authors(self, contract_id: str) -> tuple[str | None, str | None]:
+        """Who created ``contract_id`` and who last amended it, through the gateway.
+
+        The creator started its ``CREATE_CONTRACT`` (or the ``RENEW_CONTRACT`` whose
+        step created it); the last amender started its newest ``AMEND_CONTRACT``.
+        Failed transactions changed nothing and do not count; None: not known (a
+        contract made outside the gateway, or never amended).
+        """
+        live = _TX.c.status != TransactionStatus.FAILED.value
+        created = (
+            select(_TX.c.started_by)
+            .where(live, _TX.c.kind == TransactionKind.CREATE_CONTRACT.value)
+            .where(_TX.c.subject == contract_id)
+        )
+        renewed = (
+            select(_TX.c.started_by)
+            .join(_STEPS, _STEPS.c.correlation_id == _TX.c.correlation_id)
+            .where(live, _TX.c.kind == TransactionKind.RENEW_CONTRACT.value)
+            .where(_STEPS.c.created_id == contract_id)
+        )
+        amended = (
+            select(_TX.c.started_by)
+            .where(live, _TX.c.kind == TransactionKind.AMEND_CONTRACT.value)
+            .where(_TX.c.subject == contract_id)
+            .order_by(_TX.c.started_at.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            creator = (await conn.execute(created.limit(1))).scalar_one_or_none()
+            if creator is None:
+                creator = (await conn.execute(renewed.limit(1))).scalar_one_or_none()
+            amender = (await conn.execute(amended)).scalar_one_or_none()
+        return creator, amender
 
     async def get(self, correlation_id: str) -> Transaction | None:
         """The transaction with its steps in order, or None."""

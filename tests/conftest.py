@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.demo import Stack, start_stack
+from domain.access import Role
 from simulators.cluster import Cluster, Records
 from simulators.serving import BackgroundServers
 from store.crosswalk import CrosswalkRepository
@@ -205,6 +206,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Tests inject outages one after another: breakers are tested on their own
         # gateways (tests/resolvers/test_resilience.py), not left open for the next test.
         breakers=False,
+        # Explicitly: these tests are about the graph, not about who may use it; the
+        # gateways of tests/api/test_access.py require credentials.
+        anonymous_role=Role.ADMIN,
+        caller_limits=False,
     )
     yield running
     running.stop()
@@ -225,6 +230,10 @@ def writes_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         breakers=False,
         # Abandoned flows are resumed by the processes the recovery tests start.
         worker=False,
+        anonymous_role=Role.ADMIN,
+        # Approvals need someone other than the (anonymous) creator: the approver's key.
+        demo_keys=True,
+        caller_limits=False,
     )
     yield running
     running.stop()

@@ -38,6 +38,10 @@ def settings_env(settings: Settings, **flows: object) -> dict[str, str]:
     else:
         env.pop("REDIS_URL", None)
     env["REVGRAPH_REDIS_PREFIX"] = settings.redis_prefix
+    if settings.auth.anonymous_role is not None:
+        env["REVGRAPH_AUTH_ANONYMOUS_ROLE"] = settings.auth.anonymous_role.value
+    env["REVGRAPH_AUTH_KEY_RATE_PER_S"] = str(settings.auth.key_rate_per_s)
+    env["REVGRAPH_AUTH_KEY_COST_PER_MIN"] = str(settings.auth.key_cost_per_min)
     for system in System:
         source = settings.source(system)
         prefix = f"REVGRAPH_{system.value}_"

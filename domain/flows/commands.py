@@ -189,7 +189,9 @@ class Commands:
                 audit=audit(outcome(Outcome.REFUSED, [e.code for e in errors]), None),
             )
             return CommandResult(None, None, errors)
-        task = await self.runner.start(kind, cid, subject, flow_input, idempotency_key=key)
+        task = await self.runner.start(
+            kind, cid, subject, flow_input, idempotency_key=key, started_by=who.name
+        )
         await self.idempotency.complete(
             key, {"correlation_id": cid}, audit=audit(outcome(Outcome.ACCEPTED), cid)
         )

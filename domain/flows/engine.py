@@ -283,6 +283,7 @@ class FlowRunner:
         flow_input: Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
+        started_by: str | None = None,
     ) -> asyncio.Task[Transaction | None]:
         """Journal a new transaction (leased to this worker) and run its flow.
 
@@ -301,6 +302,7 @@ class FlowRunner:
             input=flow_input,
             owner=self.owner,
             lease_s=self.policy.lease_s,
+            started_by=started_by,
         )
         return self.spawn(correlation_id)
 

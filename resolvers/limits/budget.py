@@ -4,15 +4,18 @@ Runs after the document is validated (and after the operation is chosen), so
 it sees a valid document; refuses with ``BAD_USER_INPUT`` (an argument over its
 size limit, :mod:`.inputs`) or ``COST_LIMIT_EXCEEDED`` (:mod:`.cost`) before
 any resolver — and so any upstream call — runs. An accepted operation's cost
-is reported in the response's ``extensions.cost`` (unless it is 0).
+is reported in the response's ``extensions.cost`` (unless it is 0), and spent
+from the caller's budget per minute (``Context.charge``, :mod:`api.quotas`):
+an operation the budget cannot pay for does not run (``COST_BUDGET_EXCEEDED``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import GraphQLError, get_operation_ast
+from graphql import ExecutionResult, GraphQLError, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from resolvers.limits.config import Limits
@@ -57,6 +60,35 @@ class OperationBudget(SchemaExtension):
                     ]
             if errors:
                 context.pre_execution_errors = errors
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        """Spend the operation's cost from the caller's budget per minute, or refuse it
+        (``COST_BUDGET_EXCEEDED``, HTTP 429 with ``Retry-After``) before it runs."""
+        context = self.execution_context
+        charge = getattr(context.context, "charge", None)
+        if self.cost and charge is not None and context.result is None:
+            wait = await charge(self.cost)
+            if wait is not None:
+                seconds = max(1, math.ceil(wait))
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"This operation costs {self.cost}, more than is left of your "
+                            f"budget this minute; retry in {seconds} s.",
+                            extensions={
+                                "code": "COST_BUDGET_EXCEEDED",
+                                "cost": self.cost,
+                                "retryAfter": seconds,
+                            },
+                        )
+                    ],
+                )
+                response = getattr(context.context, "response", None)
+                if response is not None:
+                    response.status_code = 429
+                    response.headers["Retry-After"] = str(seconds)
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -302,10 +302,18 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        url = f"http://127.0.0.1:{port}/graphql"
         query = (ROOT / "api" / "examples" / "quote_to_cash.graphql").read_text()
-        body = httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60
-        ).json()
+        assert httpx.post(url, json={"query": query}, timeout=60).status_code == 401
+        keys_file = tmp_path / "demo" / "demo-keys.json"
+        _wait_until_up(f"http://127.0.0.1:{port}/readyz", process)
+        for _ in range(100):  # written once everything is up, after the summary tables
+            if keys_file.exists() and keys_file.read_text():
+                break
+            time.sleep(0.1)
+        keys = json.loads(keys_file.read_text())
+        viewer = {"Authorization": f"Bearer {keys['viewer']}"}
+        body = httpx.post(url, json={"query": query}, headers=viewer, timeout=60).json()
         assert "errors" not in body
         customers = body["data"]["customers"]["edges"]
         assert len(customers) == 20
@@ -315,8 +323,15 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
         # The demo sweeps at start: the Consistency tab opens on exactly the planted
         # drift, which the demo also writes down.
         manifest = json.loads((tmp_path / "demo" / "drift-manifest.json").read_text())
-        summary = _wait_for_summary(f"http://127.0.0.1:{port}/graphql", 20)
+        summary = _wait_for_summary(url, 20, viewer)
         assert summary["unreconciled"] == len(planted(manifest))
+        # The viewer's key reads but does not write, and shows no e-mails.
+        write = 'mutation W { createCustomer(input: {name: "N", currency: "USD"}) { replayed } }'
+        refused = httpx.post(url, json={"query": write}, headers=viewer, timeout=30).json()
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        emails = "query E { customers(first: 5) { edges { node { billingEmail } } } }"
+        seen = httpx.post(url, json={"query": emails}, headers=viewer, timeout=30).json()
+        assert all(e["node"]["billingEmail"] is None for e in seen["data"]["customers"]["edges"])
     finally:
         output = _stop(process)
     assert process.returncode == 0, output
@@ -325,13 +340,12 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
     assert "Demo stopped" in output
 
 
-def _wait_for_summary(url: str, customers: int) -> dict[str, Any]:
+def _wait_for_summary(url: str, customers: int, headers: dict[str, str]) -> dict[str, Any]:
     query = "query S { consistencySummary { customers unreconciled } }"
     deadline = time.monotonic() + 60
     while True:
-        summary: dict[str, Any] = httpx.post(url, json={"query": query}, timeout=30).json()["data"][
-            "consistencySummary"
-        ]
+        answer = httpx.post(url, json={"query": query}, headers=headers, timeout=30)
+        summary: dict[str, Any] = answer.json()["data"]["consistencySummary"]
         if summary["customers"] == customers:
             return summary
         assert time.monotonic() < deadline, summary
@@ -352,13 +366,18 @@ def test_serve_runs_the_gateway_on_configured_sources(
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
         # A new store: the gateway builds the crosswalk itself, and is ready once built.
-        ready = _wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+        # Every caller needs a key: an operator makes one with the CLI.
+        made = CliRunner().invoke(
+            app, ["keys", "create", "--name", "ops", "--role", "admin"], env=env
+        )
+        assert made.exit_code == 0, made.output
+        admin = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+        ready = _wait_until_ready(f"http://127.0.0.1:{port}/readyz", admin)
         assert ready["checks"]["crosswalk"]["entries"] == STACK_CUSTOMERS
-        body = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ customers(first: 2) { edges { node { name } } } }"},
-            timeout=30,
-        ).json()
+        query = {"query": "{ customers(first: 2) { edges { node { name } } } }"}
+        url = f"http://127.0.0.1:{port}/graphql"
+        assert httpx.post(url, json=query, timeout=30).status_code == 401
+        body = httpx.post(url, json=query, headers=admin, timeout=30).json()
         assert len(body["data"]["customers"]["edges"]) == 2
     finally:
         output = _stop(process)
@@ -371,10 +390,10 @@ def test_serve_runs_the_gateway_on_configured_sources(
     assert "crosswalk: built in" in output
 
 
-def _wait_until_ready(url: str, timeout_s: float = 60) -> dict[str, Any]:
+def _wait_until_ready(url: str, headers: dict[str, str], timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, headers=headers, timeout=10)
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             return body

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from api.demo import GATEWAY, Stack, migrate, stack_settings, start_gateway
+from domain.access import Role
 from tests.resolvers.test_consistency import planted
 
 
@@ -20,6 +21,8 @@ def test_a_gateway_started_with_sweep_on_start_opens_with_the_view_filled(
         tmp_path,
         prefix=f"{redis_prefix.rstrip(':')}_keeper",
         breakers=False,
+        anonymous_role=Role.ADMIN,
+        caller_limits=False,
     )
     consistency = settings.consistency.model_copy(update={"sweep_on_start": True})
     settings = settings.model_copy(update={"consistency": consistency})
@@ -50,6 +53,8 @@ def test_a_gateway_with_a_sweep_interval_sweeps_periodically(
         tmp_path,
         prefix=f"{redis_prefix.rstrip(':')}_periodic",
         breakers=False,
+        anonymous_role=Role.ADMIN,
+        caller_limits=False,
     )
     consistency = settings.consistency.model_copy(update={"sweep_every_s": 0.5})
     settings = settings.model_copy(update={"consistency": consistency})

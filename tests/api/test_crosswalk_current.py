@@ -20,6 +20,7 @@ from api.demo import GATEWAY, migrate, stack_settings, start_gateway
 from api.graphiql import example
 from api.jobs import rebuild_crosswalk
 from api.settings import Settings
+from domain.access import Role
 from domain.crosswalk_lookup import CrosswalkLookup, announce_rebuild
 from domain.crosswalk_types import CrosswalkEntry, LinkStatus
 from simulators.seed import generate
@@ -51,6 +52,8 @@ def gateway_settings(tmp_path: Path, postgres_url: str | None, run_id: str) -> I
             database_url=postgres_url,
             redis_url=os.environ.get("REDIS_URL"),
             prefix=f"{run_id}_xw{uuid.uuid4().hex[:8]}",
+            anonymous_role=Role.ADMIN,
+            caller_limits=False,
         )
 
     yield make

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from api.demo import Stack, start_stack
+from domain.access import Role
 from tests.conftest import RUN_ID, _postgres_url
 from tests.resolvers.test_quote_to_cash import QUOTE_TO_CASH
 
@@ -24,6 +25,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         redis_url=os.environ.get("REDIS_URL"),
         schema_prefix=f"{RUN_ID}_limited",
         limits=True,
+        anonymous_role=Role.VIEWER,  # explicitly: this test is about the vendors' limits
     )
     yield stack
     stack.stop()

@@ -71,7 +71,9 @@ def test_accepted_refused_replayed_and_reused_calls_are_audited(stack: Stack) ->
         ("submitContract", "ACCEPTED", accepted["correlationId"]),
         ("suspendContract", "REFUSED:ILLEGAL_TRANSITION", None),
     ]
-    assert {(r["actor"], r["role"], r["subject"]) for r in found} == {("anonymous", None, subject)}
+    assert {(r["actor"], r["role"], r["subject"]) for r in found} == {
+        ("anonymous", "admin", subject)
+    }
     assert json.loads(found[0]["input"]) == {"contract_id": subject, "version": 2}
     assert all(len(r["hash"]) == 64 and len(r["prevHash"]) == 64 for r in found)
     # Paging walks the same records.

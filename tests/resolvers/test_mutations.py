@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from api.demo import Stack
+from domain.access import Role
 from simulators.registry import SIMULATORS
 from tests.resolvers.test_quote_to_cash import post, raw_id, reset_stats
 
@@ -135,8 +136,13 @@ def create_contract(stack: Stack, customer_id: str, k: str | None = None) -> dic
 
 
 def move(stack: Stack, action: str, contract_id: str, version: int, k: str | None = None) -> Any:
+    """``action`` on the contract; approvals by the approver, who did not create it."""
+    approver = stack.keys[Role.APPROVER] if action == "approve" else None
     body = post(
-        stack, lifecycle(action), {"id": contract_id, "version": version, "key": k or key()}
+        stack,
+        lifecycle(action),
+        {"id": contract_id, "version": version, "key": k or key()},
+        token=approver,
     )
     assert "errors" not in body, body
     return body["data"][f"{action}Contract"]
@@ -183,7 +189,8 @@ def test_illegal_transitions_change_nothing_anywhere(stack: Stack) -> None:
                 "version: $version,", "version: $version, effectiveDate: $on,"
             )
             variables["on"] = "2026-06-30"
-        body = post(stack, query, variables)
+        approver = stack.keys[Role.APPROVER] if action == "approve" else None
+        body = post(stack, query, variables, token=approver)
         payload = body["data"][f"{action}Contract"]
         assert [e["code"] for e in payload["userErrors"]] == ["ILLEGAL_TRANSITION"], payload
         assert payload["transaction"] is None and payload["correlationId"] is None

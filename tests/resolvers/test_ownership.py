@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from graphql import GraphQLObjectType
 
+from domain.access import Identity, Role
 from domain.ownership import OWNERSHIP
 from resolvers.schema import schema
 
@@ -11,7 +14,10 @@ QUERY = "query Ownership { ownership { entity field system } }"
 
 
 async def test_ownership_query_lists_every_rule() -> None:
-    result = await schema.execute(QUERY, operation_name="Ownership")
+    viewer = Identity("ann", frozenset({Role.VIEWER}), via="api_key", key_id="key_ann")
+    result = await schema.execute(
+        QUERY, operation_name="Ownership", context_value=SimpleNamespace(identity=viewer)
+    )
     assert result.errors is None and result.data is not None
     rules = result.data["ownership"]
     assert len(rules) == len(OWNERSHIP)

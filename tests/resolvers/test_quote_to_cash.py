@@ -15,9 +15,15 @@ from api.graphiql import example
 QUOTE_TO_CASH = example("quote_to_cash")
 
 
-def post(stack: Stack, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def post(
+    stack: Stack, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """``query`` as the stack's anonymous caller, or with the API key ``token``."""
     response = httpx.post(
-        stack.graphql_url, json={"query": query, "variables": variables or {}}, timeout=60
+        stack.graphql_url,
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=60,
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

@@ -273,3 +273,31 @@ async def test_two_engines_starting_one_step_on_postgres_count_every_attempt(
     assert sorted(s.attempts for s in starts) == list(range(1, 31))
     tx = await journals[1].get("c-11")
     assert tx is not None and tx.steps[2].attempts == 30
+
+
+async def test_contract_authors_are_who_created_and_last_amended_it(
+    journal: JournalRepository, clock: Clock
+) -> None:
+    assert await journal.contract_authors("800C1") == (None, None)  # made outside the gateway
+    await journal.begin("cc-1", TransactionKind.CREATE_CONTRACT, "800C1", started_by="ann")
+    await journal.finish("cc-1", TransactionStatus.COMPLETED)
+    assert await journal.contract_authors("800C1") == ("ann", None)
+    for n, who in enumerate(("bob", "cy"), start=1):
+        clock.tick(minutes=1)
+        await journal.begin(f"am-{n}", TransactionKind.AMEND_CONTRACT, "800C1", started_by=who)
+    clock.tick(minutes=1)
+    await journal.begin("am-3", TransactionKind.AMEND_CONTRACT, "800C1", started_by="dee")
+    await journal.finish("am-3", TransactionStatus.FAILED)  # changed nothing: not an author
+    assert await journal.contract_authors("800C1") == ("ann", "cy")
+    # A renewal's new contract was created by whoever renewed.
+    await journal.begin(
+        "rn-1",
+        TransactionKind.RENEW_CONTRACT,
+        "800C1",
+        plan=[(System.CONTRACTS, StepAction.CREATE_CONTRACT)],
+        started_by="eve",
+    )
+    await journal.step_started("rn-1", 1, System.CONTRACTS, StepAction.CREATE_CONTRACT)
+    await journal.step_finished("rn-1", 1, StepStatus.SUCCEEDED, created_id="800C2")
+    assert await journal.contract_authors("800C2") == ("eve", None)
+    assert (await journal.get("rn-1")).started_by == "eve"  # type: ignore[union-attr]
