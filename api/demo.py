@@ -27,6 +27,7 @@ from api.settings import (
     ContractsSettings,
     CrmSettings,
     ErpSettings,
+    ReadSettings,
     Settings,
 )
 from domain.access import Role
@@ -91,6 +92,7 @@ def stack_settings(
     limits: bool = False,
     anonymous_role: Role | None = None,
     caller_limits: bool = True,
+    billing_read_model: bool = True,
 ) -> Settings:
     """Gateway settings for simulators at ``urls`` with their demo credentials and
     webhook secrets (the only place those are used); the store under ``data_dir``
@@ -104,7 +106,8 @@ def stack_settings(
     enforce the vendors' limits. ``anonymous_role`` lets callers without a
     credential in with that role (the default, None: every caller needs a key);
     ``caller_limits=False`` turns the per-caller rate and cost budget off (test
-    stacks, whose one anonymous caller stands for every test).
+    stacks, whose one anonymous caller stands for every test);
+    ``billing_read_model=False`` reads Billing live on every request.
     """
     postgres = database_url is not None and is_postgres(database_url)
     off = {} if breakers else {"breaker_failures": 0}
@@ -141,6 +144,7 @@ def stack_settings(
         ),
         # The demo (and the test stacks) are for exploring: introspection and GraphiQL on.
         api=ApiSettings(introspection=True, graphiql=True),
+        reads=ReadSettings(billing_model=billing_read_model),
         auth=AuthSettings(
             anonymous_role=anonymous_role,
             **({} if caller_limits else {"key_rate_per_s": 0.0, "key_cost_per_min": 0}),
@@ -217,6 +221,7 @@ def start_stack(
     anonymous_role: Role | None = None,
     caller_limits: bool = True,
     demo_keys: bool = False,
+    billing_read_model: bool = True,
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway, and point the simulators' webhooks at it.
@@ -253,6 +258,7 @@ def start_stack(
             limits=limits,
             anonymous_role=anonymous_role,
             caller_limits=caller_limits,
+            billing_read_model=billing_read_model,
         )
         if not worker:
             flows = settings.flows.model_copy(update={"worker": False})

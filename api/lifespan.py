@@ -24,9 +24,11 @@ from starlette.applications import Starlette
 from api.crosswalk_keeper import CrosswalkKeeper
 from api.documents import DocumentError, TrustedDocuments
 from api.metrics import Metrics
+from api.read_model_keeper import ReadModelKeeper
 from api.resources import Resources
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
+from domain.billing_read_model import EVENT_PREFIXES
 from domain.consistency.policy import PolicyError, load_policy
 from domain.crosswalk import CrosswalkBuilder
 from domain.flows.triggers import triggers
@@ -121,6 +123,13 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
             ),
         )
         dispatcher = WebhookDispatcher(resources.inbox)
+        reads = resources.clients.billing_reads
+        keeper_of_reads = (
+            ReadModelKeeper(reads, settings.reads.catch_up_s) if reads is not None else None
+        )
+        if reads is not None:  # first, so every later handler reads the new state
+            for prefix in EVENT_PREFIXES:
+                dispatcher.register(System.BILLING, prefix, reads.apply_event)
         for system, prefix, handler in triggers(resources.runner):
             dispatcher.register(system, prefix, handler)
         for system in System:  # any change a system reports may change a verdict
@@ -128,6 +137,8 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
         metrics.watch(resources.clients.all())
         try:
             await keeper.start()
+            if keeper_of_reads is not None:
+                await keeper_of_reads.start()
             await resources.consistency.start()
             if settings.flows.worker:
                 resources.runner.start_worker()
@@ -135,6 +146,8 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
             yield {"resources": resources, "crosswalk": keeper, "webhooks": dispatcher}
         finally:
             await dispatcher.stop()
+            if keeper_of_reads is not None:
+                await keeper_of_reads.stop()
             await keeper.stop()
             metrics.unwatch()
             await resources.close()

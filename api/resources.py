@@ -20,6 +20,7 @@ from api.consistency_keeper import ConsistencyKeeper
 from api.quotas import CallerQuotas
 from api.settings import Settings
 from api.tokens import JwtVerifier
+from domain.billing_read_model import BillingReadModel
 from domain.clients import Clients, build_clients
 from domain.consistency.freshness import OwnerLookup
 from domain.consistency.gather import ConsistencyReader
@@ -33,6 +34,7 @@ from domain.flows.registry import FLOWS
 from domain.flows.services import FlowServices
 from domain.transactions import Transaction, TransactionKind
 from store.api_keys import ApiKeyRepository
+from store.billing_objects import BillingObjects
 from store.cache import Cache, open_cache
 from store.consistency import ConsistencyStore, open_consistency_store
 from store.crosswalk import CrosswalkRepository
@@ -123,6 +125,10 @@ class Resources:
         cache = open_cache(settings.redis_url, settings.redis_prefix)
         pubsub = open_pubsub(settings.redis_url, settings.redis_prefix)
         clients = build_clients(settings)
+        if settings.reads.billing_model:
+            clients.billing_reads = BillingReadModel(
+                clients.billing, BillingObjects(engine), max_age_s=settings.reads.max_age_s
+            )
         repository = CrosswalkRepository(engine)
         # New CRM accounts are linked on demand from the systems themselves.
         sources = ClientLinkSources(clients.crm, clients.billing, clients.erp)

@@ -32,6 +32,8 @@ Variable                       Meaning (default)
                                ``JWT_SECRET``, ``JWT_JWKS_URL``/``JWT_JWKS_FILE``,
                                ``JWT_ISSUER``, ``JWT_AUDIENCE``, ``JWT_ROLES_CLAIM``,
                                ``KEY_RATE_PER_S``, ``KEY_COST_PER_MIN`` (see AuthSettings)
+``REVGRAPH_READS_<NAME>``      reads: ``BILLING_MODEL`` (true: Billing's lists from the read
+                               model), ``MAX_AGE_S`` (300), ``CATCH_UP_S`` (30)
 ``REVGRAPH_SETTINGS_FILE``     a ``.toml`` or ``.env`` file with any of the above
 =============================  ==================================================
 
@@ -180,6 +182,17 @@ class ApiSettings(BaseModel):
     """Headers GraphiQL's tabs start with (``revgraph demo`` puts its viewer key here)."""
 
 
+class ReadSettings(BaseModel):
+    """How reads are served (``REVGRAPH_READS_<NAME>``); see :mod:`domain.billing_read_model`."""
+
+    billing_model: bool = True
+    """Serve Billing's lists from the read model kept current by its events (False: live)."""
+    max_age_s: float = Field(default=300.0, gt=0)
+    """A read-model answer known current longer ago than this is read live again."""
+    catch_up_s: float = Field(default=30.0, gt=0)
+    """How often Billing's event log is read for events a webhook missed."""
+
+
 class AuthSettings(BaseModel):
     """Who may call (``REVGRAPH_AUTH_<NAME>``); see :mod:`api.authentication`.
 
@@ -255,6 +268,7 @@ class Settings(BaseSettings):
     consistency: ConsistencySettings = Field(default_factory=lambda: ConsistencySettings())
     api: ApiSettings = Field(default_factory=lambda: ApiSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
+    reads: ReadSettings = Field(default_factory=lambda: ReadSettings())
 
     @classmethod
     def settings_customise_sources(

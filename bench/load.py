@@ -8,10 +8,13 @@ short warm-up it runs ``concurrency`` clients in a closed loop for
 prints one JSON line::
 
     {"concurrency": 20, "duration_s": 60, "requests": n, "rps": r,
-     "p50_ms": x, "p95_ms": y, "p99_ms": z, "errors": e,
+     "p50_ms": x, "p95_ms": y, "p99_ms": z, "errors": e, "billing_rps": b,
      "rss_mb": {"start": warm, "peak": p, "end_of_load": l, "idle": i}, "idle_s": 60}
 
-Everything listens on loopback only. Extra environment for the gateway (for
+``--limits`` turns the vendors' limits on in the simulators and paces the
+gateway's Billing adapter as the demo does; ``billing_rps`` is the Billing
+requests per second during the load (Stripe allows 25). Everything listens on
+loopback only. Extra environment for the gateway (for
 instance ``MALLOC_ARENA_MAX``) is taken from the bench's own environment.
 """
 
@@ -61,6 +64,9 @@ def gateway_env(settings: Settings) -> dict[str, str]:
     for name in ("crm", "contracts", "billing", "erp"):
         env[f"REVGRAPH_{name.upper()}_URL"] = getattr(settings, name).url
         env[f"REVGRAPH_{name.upper()}_TOKEN"] = getattr(settings, name).token
+        env[f"REVGRAPH_{name.upper()}_RATE_LIMIT_PER_S"] = str(
+            getattr(settings, name).rate_limit_per_s
+        )
     env["REVGRAPH_AUTH_KEY_RATE_PER_S"] = str(settings.auth.key_rate_per_s)
     env["REVGRAPH_AUTH_KEY_COST_PER_MIN"] = str(settings.auth.key_cost_per_min)
     return env
@@ -161,13 +167,14 @@ def main(
     first: int = typer.Option(10, help="Customers per QuoteToCash page."),
     customers: int = typer.Option(200, help="Customers seeded in the simulators."),
     warmup: int = typer.Option(5, help="Sequential requests before the warm baseline."),
+    limits: bool = typer.Option(False, "--limits/--no-limits", help="Vendor limits on."),
 ) -> None:
     query = example("quote_to_cash").replace("customers(first: 50)", f"customers(first: {first})")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulator_processes(customers, Path(tmp) / "simulators") as urls,
+        simulator_processes(customers, Path(tmp) / "simulators", limits=limits) as urls,
     ):
-        settings = stack_settings(urls, Path(tmp), prefix="load")
+        settings = stack_settings(urls, Path(tmp), prefix="load", limits=limits)
         asyncio.run(migrate(settings))
         settings, callers = authorized(settings)
         asyncio.run(rebuild_crosswalk(settings))
@@ -179,9 +186,12 @@ def main(
                         raise SystemExit(f"warm-up query failed: {body['errors']}")
             time.sleep(2)
             start = rss_mb(process.pid)
+            billing_url = f"{urls['BILLING']}/_sim/stats"
+            billing_before = httpx.get(billing_url).json()["requests"]
             load = asyncio.run(
                 run_load(url, process.pid, query, concurrency, duration, callers[Role.VIEWER])
             )
+            billing_rps = (httpx.get(billing_url).json()["requests"] - billing_before) / duration
             end_of_load = rss_mb(process.pid)
             time.sleep(idle)
             after_idle = rss_mb(process.pid)
@@ -191,7 +201,9 @@ def main(
             {
                 "concurrency": concurrency,
                 "duration_s": duration,
+                "limits": limits,
                 **load,
+                "billing_rps": round(billing_rps, 2),
                 "rss_mb": {
                     "start": round(start, 1),
                     "peak": round(peak, 1),

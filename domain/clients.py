@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from domain.billing_read_model import BillingReadModel
 from sources.base import SourceClient, SourceConfig
 from sources.billing.client import BillingClient
 from sources.contracts.client import ContractsClient
@@ -31,6 +32,8 @@ class Clients:
     contracts: ContractsClient
     billing: BillingClient
     erp: ErpClient
+    billing_reads: BillingReadModel | None = None
+    """Billing's lists from the read model (None: every read is live)."""
 
     def all(self) -> tuple[SourceClient, ...]:
         return (self.crm, self.contracts, self.billing, self.erp)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 
+from domain.billing_read_model import Via
 from domain.exception_items import ExceptionQueue
 from domain.money import Money
 from resolvers.permissions import SeesInternals
@@ -15,6 +17,7 @@ __all__ = ["ExceptionQueue", "Money", "SourceRef", "money_or_none"]
 
 strawberry.enum(System, description="A system of record.")
 strawberry.enum(ExceptionQueue, description="Who works an exception item.")
+strawberry.enum(Via, name="ReadVia", description="How an entity was obtained.")
 
 # The GraphQL ``Money`` is the domain's own class, registered with strawberry
 # (one class, no conversion per value): adapters already return ``Money`` and
@@ -48,4 +51,12 @@ class SourceRef:
     url: str | None = strawberry.field(
         description="The record in its system's API (admins only: it names internal hosts).",
         permission_classes=[SeesInternals],
+    )
+    via: Via = strawberry.field(
+        description="LIVE: read from the system for this request; READ_MODEL: from the "
+        "gateway's read model of it (Billing), kept current by its events."
+    )
+    as_of: datetime = strawberry.field(
+        description="When this answer was known to be the system's current state (for "
+        "READ_MODEL: how stale it may be)."
     )

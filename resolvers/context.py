@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from strawberry.types import Info
 
 from domain.access import Identity
+from domain.billing_read_model import Via
 from domain.clients import Clients
 from domain.crosswalk_lookup import CrosswalkLookup
 from domain.ownership import SYSTEM_OF, Record, record_url
 from resolvers.common import SourceRef
 from resolvers.dataloaders.prefetch import Lookahead
-from resolvers.dataloaders.registry import Loaders
+from resolvers.dataloaders.registry import Loaders, Provenance
 from resolvers.dataloaders.trace import Trace
 from resolvers.errors import SourceFailures
 from sources.systems import System
+from store.portable import utcnow
 
 
 class Derived(Enum):
@@ -52,6 +55,10 @@ class Context:
     """Spends an operation's cost from the caller's budget: None if it fits, else the
     seconds until it does (:mod:`resolvers.limits.budget`); None: no budget."""
     base_urls: dict[System, str] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=dict)
+    """How billing records were obtained in this request (the read model's answers)."""
+    started_at: datetime = field(default_factory=utcnow)
+    """When the request began: the ``asOf`` of what it read live."""
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @classmethod
@@ -68,7 +75,8 @@ class Context:
     ) -> Context:
         failures = SourceFailures()
         trace = Trace()
-        loaders = Loaders.create(clients, crosswalk, failures, trace)
+        provenance: Provenance = {}
+        loaders = Loaders.create(clients, crosswalk, failures, trace, provenance)
         return cls(
             clients=clients,
             crosswalk=crosswalk,
@@ -82,6 +90,7 @@ class Context:
             identity=identity,
             charge=charge,
             base_urls={c.system: c.config.base_url for c in clients.all()},
+            provenance=provenance,
         )
 
     def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
@@ -99,7 +108,13 @@ class Context:
 
     def ref(self, record: Record, record_id: str) -> SourceRef:
         url = record_url(self.base_urls, record, record_id)
-        return SourceRef(system=SYSTEM_OF[record], id=record_id, url=url)
+        system = SYSTEM_OF[record]
+        served = self.provenance.get((system, record_id))
+        if served is None:
+            return SourceRef(
+                system=system, id=record_id, url=url, via=Via.LIVE, as_of=self.started_at
+            )
+        return SourceRef(system=system, id=record_id, url=url, via=served.via, as_of=served.as_of)
 
 
 T = TypeVar("T")

@@ -35,6 +35,14 @@ from sources.errors import SourceError
 from sources.systems import System
 
 
+@strawberry.enum(description="How fresh an answer must be.")
+class Freshness(Enum):
+    POLICY = "POLICY"
+    """As the source's read policy serves it (Billing: its read model, when fresh)."""
+    LIVE = "LIVE"
+    """Asked of the system during this request (costs more: see `extensions.cost`)."""
+
+
 @strawberry.enum(description="Invoice status in billing.")
 class InvoiceStatus(Enum):
     DRAFT = "draft"
@@ -104,18 +112,34 @@ class Customer(Node):
             contracts = [c for c, s in zip(contracts, stages, strict=True) if s == stage]
         return slice_connection(contracts, first, after, lambda c: c)
 
-    @strawberry.field(description="Subscriptions in billing, newest first.")
+    @strawberry.field(
+        description="Subscriptions in billing, newest first (`freshness: LIVE` asks Billing "
+        "itself, bypassing the read model; it costs more)."
+    )
     async def subscriptions(
-        self, info: AppInfo, first: int | None = None, after: str | None = None
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        freshness: Freshness = Freshness.POLICY,
     ) -> Connection[Subscription] | None:
         page_size(first)
-        found = await load(info, info.context.loaders.account_subscriptions, self.key)
+        loaders = info.context.loaders
+        loader = (
+            loaders.live_account_subscriptions
+            if freshness is Freshness.LIVE
+            else loaders.account_subscriptions
+        )
+        found = await load(info, loader, self.key)
         if found is None:
             return None
         newest = sorted(found, key=lambda s: s.created_at, reverse=True)
         return slice_connection(newest, first, after, lambda s: Subscription.build(s, self.key))
 
-    @strawberry.field(description="Invoices newest first; issued bounds compare `createdAt`.")
+    @strawberry.field(
+        description="Invoices newest first; issued bounds compare `createdAt` "
+        "(`freshness: LIVE` asks Billing itself, bypassing the read model; it costs more)."
+    )
     async def invoices(
         self,
         info: AppInfo,
@@ -124,10 +148,14 @@ class Customer(Node):
         status: InvoiceStatus | None = None,
         issued_after: datetime | None = None,
         issued_before: datetime | None = None,
+        freshness: Freshness = Freshness.POLICY,
     ) -> Connection[Invoice] | None:
         page_size(first)
         info.context.lookahead.expect(info)
-        found = await load(info, info.context.loaders.account_invoices, self.key)
+        loaders = info.context.loaders
+        live = freshness is Freshness.LIVE
+        loader = loaders.live_account_invoices if live else loaders.account_invoices
+        found = await load(info, loader, self.key)
         if found is None:
             return None
         invoices = sorted(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -257,3 +257,43 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingObjectRow(Base):
+    """One billing object (customer, subscription, invoice) as Billing last showed it.
+
+    The billing read model (:mod:`store.billing_objects`): ``body`` is the vendor's
+    JSON; ``changed_at`` orders the writes (an older event never overwrites a newer
+    state); ``as_of`` is when the gateway last knew it current.
+    """
+
+    __tablename__ = "billing_objects"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    body: Mapped[Any] = mapped_column(JSON, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class BillingListRow(Base):
+    """A customer's list of one kind is complete in the read model as of ``as_of``."""
+
+    __tablename__ = "billing_lists"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ReadModelCursorRow(Base):
+    """How far a read model has followed its source's event log (the catch-up's place)."""
+
+    __tablename__ = "read_model_cursors"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_event_id: Mapped[str | None] = mapped_column(String(255))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -210,6 +210,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # gateways of tests/api/test_access.py require credentials.
         anonymous_role=Role.ADMIN,
         caller_limits=False,
+        # The live read path (batching, partial failures, breakers); the read model has
+        # its own stack (tests/resolvers/test_billing_read_model.py), and the writes
+        # stack keeps it on (read-your-writes).
+        billing_read_model=False,
     )
     yield running
     running.stop()

@@ -264,6 +264,8 @@ class ConsistencyReader:
     async def _billing_part(self, account_ids: Sequence[str]) -> _BillingPart:
         """Billing customers; then each one's subscriptions ∥ invoices; then postings."""
         billing = self._clients.billing
+        # Each customer's lists from the billing read model when there is one.
+        lists = self._clients.billing_reads or billing
         customers = await _observe(System.BILLING, billing.customers_by_crm_ids(account_ids))
         if isinstance(customers, Unreadable):
             return _BillingPart(customers, {}, {}, {})
@@ -284,7 +286,7 @@ class ConsistencyReader:
         async def invoices_and_postings() -> tuple[
             dict[str, Observed[list[Invoice]]], Observed[Mapping[str, ArPosting]]
         ]:
-            invoices = await each(billing.invoices_for_customers)
+            invoices = await each(lists.invoices_for_customers)
             invoice_ids = [
                 i.id
                 for found in invoices.values()
@@ -299,7 +301,7 @@ class ConsistencyReader:
             return invoices, postings
 
         subscriptions, (invoices, postings) = await asyncio.gather(
-            each(billing.subscriptions_for_customers), invoices_and_postings()
+            each(lists.subscriptions_for_customers), invoices_and_postings()
         )
         return _BillingPart(customers, subscriptions, invoices, postings)
 

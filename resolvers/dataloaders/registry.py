@@ -8,10 +8,12 @@ the request's cache, trace and fail-fast.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
+from domain.billing_read_model import Served
 from domain.clients import Clients
 from domain.crosswalk_lookup import CrosswalkLookup
 from domain.crosswalk_types import CrosswalkEntry
@@ -58,6 +60,31 @@ def _each_customer(
     return fetch
 
 
+Provenance = dict[tuple[System, str], Served[Any]]
+"""How each record of a request was obtained, by (system, id): :class:`Served` (its value
+is the list the record came in)."""
+
+
+def _served(
+    read: Callable[[Sequence[str]], Awaitable[Mapping[str, Served[list[T]] | SourceError]]],
+    provenance: Provenance,
+) -> Fetch:
+    """Lists from the billing read model; notes how each record was obtained."""
+
+    async def fetch(ids: list[str]) -> dict[str, list[T] | SourceError]:
+        found: dict[str, list[T] | SourceError] = {}
+        for key, answer in (await read(ids)).items():
+            if isinstance(answer, SourceError):
+                found[key] = answer
+                continue
+            for record in answer.value:
+                provenance[(System.BILLING, str(getattr(record, "id", "")))] = answer
+            found[key] = answer.value
+        return found
+
+    return fetch
+
+
 def _by_account(crosswalk: SourceLoader[CrosswalkEntry], billing: SourceLoader[list[T]]) -> Fetch:
     """A CRM account's records in Billing: those of every billing customer linked to it.
 
@@ -99,6 +126,10 @@ class Loaders:
     """By CRM account id, through the crosswalk."""
     account_invoices: SourceLoader[list[Invoice]]
     """By CRM account id, through the crosswalk."""
+    live_account_subscriptions: SourceLoader[list[Subscription]]
+    """``account_subscriptions`` read live (``freshness: LIVE``), bypassing the read model."""
+    live_account_invoices: SourceLoader[list[Invoice]]
+    """``account_invoices`` read live (``freshness: LIVE``), bypassing the read model."""
     subscription: SourceLoader[Subscription]
     invoice: SourceLoader[Invoice]
     schedules: SourceLoader[list[RevenueSchedule]]
@@ -117,7 +148,11 @@ class Loaders:
         crosswalk: CrosswalkLookup,
         failures: SourceFailures,
         trace: Trace,
+        provenance: Provenance | None = None,
     ) -> Loaders:
+        """Every loader of one request; ``provenance`` collects how billing records were
+        obtained when ``clients.billing_reads`` serves them."""
+
         def one(system: System | None, hop: str, fetch: Fetch) -> SourceLoader[Any]:
             return SourceLoader(system, hop, fetch, _none, failures, trace)
 
@@ -126,10 +161,21 @@ class Loaders:
 
         crm, contracts, billing, erp = clients.crm, clients.contracts, clients.billing, clients.erp
         xwalk = one(None, "crosswalk", crosswalk.lookup)
-        subscriptions = many(
-            System.BILLING, "subscriptions", _each_customer(billing.subscriptions_for_customers)
-        )
-        invoices = many(System.BILLING, "invoices", _each_customer(billing.invoices_for_customers))
+        reads = clients.billing_reads
+        noted: Provenance = provenance if provenance is not None else {}
+        if reads is None:
+            fetch_subscriptions = _each_customer(billing.subscriptions_for_customers)
+            fetch_invoices = _each_customer(billing.invoices_for_customers)
+            live_subscriptions, live_invoices = fetch_subscriptions, fetch_invoices
+        else:
+            fetch_subscriptions = _served(reads.subscriptions, noted)
+            fetch_invoices = _served(reads.invoices, noted)
+            live_subscriptions = _served(partial(reads.subscriptions, live=True), noted)
+            live_invoices = _served(partial(reads.invoices, live=True), noted)
+        subscriptions = many(System.BILLING, "subscriptions", fetch_subscriptions)
+        invoices = many(System.BILLING, "invoices", fetch_invoices)
+        live_subs = many(System.BILLING, "liveSubscriptions", live_subscriptions)
+        live_invs = many(System.BILLING, "liveInvoices", live_invoices)
         return cls(
             account=one(System.CRM, "accounts", crm.accounts_by_ids),
             children=many(System.CRM, "childAccounts", crm.children_by_parent_ids),
@@ -149,6 +195,10 @@ class Loaders:
                 None, "accountSubscriptions", _by_account(xwalk, subscriptions)
             ),
             account_invoices=many(None, "accountInvoices", _by_account(xwalk, invoices)),
+            live_account_subscriptions=many(
+                None, "liveAccountSubscriptions", _by_account(xwalk, live_subs)
+            ),
+            live_account_invoices=many(None, "liveAccountInvoices", _by_account(xwalk, live_invs)),
             subscription=one(System.BILLING, "subscriptionsById", billing.subscriptions_by_ids),
             invoice=one(System.BILLING, "invoicesById", billing.invoices_by_ids),
             schedules=many(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids),

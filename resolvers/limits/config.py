@@ -45,6 +45,9 @@ class Limits:
     )
 
     max_cost: int = 300_000
+    #: Added to a field read with ``freshness: LIVE`` (it bypasses the read model and
+    #: spends the vendor's rate limit), for each time it is resolved.
+    live_read_cost: int = 50
     default_page_size: int = DEFAULT_PAGE_SIZE
     max_page_size: int = MAX_PAGE_SIZE
     #: Items assumed for a list field that takes no page size (``Contract.invoices``).

@@ -1,9 +1,11 @@
 """What an operation will cost, from the document and its variables, before it runs.
 
-Every field costs 1. A list multiplies what is selected under it by the number
-of items it may hold: a connection by its page size (``first``, default 20 —
-applied to its ``edges``, not to ``pageInfo``), ``nodes(ids:)`` by the number of
-ids, any other list by a declared estimate (:attr:`Limits.list_estimate`, per
+Every field costs 1, plus :attr:`Limits.live_read_cost` when it is read with
+``freshness: LIVE`` (bypassing the read model spends the vendor's limit). A
+list multiplies what is selected under it by the number of items it may hold:
+a connection by its page size (``first``, default 20 — applied to its
+``edges``, not to ``pageInfo``), ``nodes(ids:)`` by the number of ids, any
+other list by a declared estimate (:attr:`Limits.list_estimate`, per
 field in :attr:`Limits.list_estimates`). Nesting multiplies. Introspection is
 free (it never leaves the process). Each fragment is costed once per request.
 """
@@ -40,6 +42,8 @@ from resolvers.limits.config import Limits
 
 PAGE_ARGUMENT = "first"
 COUNT_ARGUMENT = "ids"
+FRESHNESS_ARGUMENT = "freshness"
+LIVE = "LIVE"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,19 @@ class _Costing:
                     return max(0, min(first, self.limits.max_page_size))
         return self.limits.default_page_size
 
+    def live(self, field: FieldNode) -> bool:
+        """Whether the field is asked for with ``freshness: LIVE``."""
+        for argument in field.arguments or ():
+            if argument.name.value == FRESHNESS_ARGUMENT:
+                value = argument.value
+                named = (
+                    getattr(value, "value", None)
+                    if not isinstance(value, VariableNode)
+                    else (self.value(value))
+                )
+                return named == LIVE
+        return False
+
     def count(self, field: FieldNode) -> int | None:
         for argument in field.arguments or ():
             if argument.name.value == COUNT_ARGUMENT:
@@ -139,11 +156,12 @@ class _Costing:
         named = get_named_type(definition.type)
         is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
         inner = self.selection_set(node.selection_set, named) if node.selection_set else _Cost()
+        own = 1 + (self.limits.live_read_cost if self.live(node) else 0)
         if PAGE_ARGUMENT in definition.args:
             page = self.page(node)
             if is_connection(named):
-                return 1 + page * inner.listed + inner.other, is_list
-            return 1 + page * inner.total, is_list
+                return own + page * inner.listed + inner.other, is_list
+            return own + page * inner.total, is_list
         if is_list:
             ids = self.count(node) if COUNT_ARGUMENT in definition.args else None
             if ids is not None:

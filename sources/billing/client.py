@@ -96,8 +96,24 @@ async def _retrieve_many(ids: Sequence[str], get: Callable[[str], Awaitable[T]])
     return {i: v for i, v in zip(wanted, found, strict=True) if v is not None}
 
 
+ObjectListener = Callable[[dict[str, Any]], Awaitable[None]]
+"""Told every object a write answered with (the read model keeps it: read-your-writes)."""
+
+
 class BillingClient(SourceClient):
-    """Stripe's API for customers, subscriptions and invoices."""
+    """Stripe's API for customers, subscriptions and invoices.
+
+    ``written`` listeners hear every object a write (POST, DELETE) answered with.
+    The raw reads (``subscription_bodies``, ``invoice_bodies``, ``customer_body``,
+    ``events_since``) answer the vendor's JSON, for the billing read model;
+    ``parse`` turns such JSON into records.
+    """
+
+    written: list[ObjectListener]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written = []
 
     def default_headers(self) -> dict[str, str]:
         return {
@@ -159,7 +175,12 @@ class BillingClient(SourceClient):
             headers={IDEMPOTENCY_HEADER: key},
             idempotent=True,
         )
-        return self._json(response)
+        return await self._announce(self._json(response))
+
+    async def _announce(self, body: dict[str, Any]) -> dict[str, Any]:
+        for listener in self.written:
+            await listener(body)
+        return body
 
     def _list(self, path: str, params: Mapping[str, Any] | None = None) -> StripeListPaginator:
         return StripeListPaginator(self.system, lambda query: self._get(path, query), params)
@@ -177,6 +198,34 @@ class BillingClient(SourceClient):
     def _invoices(self, bodies: Sequence[Any]) -> list[Invoice]:
         with wire_errors(self.system, "invoice"):
             return [wire.Invoice.model_validate(b).to_domain() for b in bodies]
+
+    def parse(self, kind: str, bodies: Sequence[Any]) -> list[Any]:
+        """Records from the vendor's JSON of one ``kind``: customer, subscription, invoice."""
+        parsers: dict[str, Callable[[Sequence[Any]], list[Any]]] = {
+            "customer": self._customers,
+            "subscription": self._subscriptions,
+            "invoice": self._invoices,
+        }
+        return parsers[kind](bodies)
+
+    async def subscription_bodies(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's every subscription (any status), as Stripe's JSON."""
+        params = {"customer": customer_id, "status": "all"}
+        return await collect(self._list(_path("subscriptions"), params))
+
+    async def invoice_bodies(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's every invoice, as Stripe's JSON."""
+        return await collect(self._list(_path("invoices"), {"customer": customer_id}))
+
+    async def customer_body(self, customer_id: str) -> dict[str, Any]:
+        """One customer as Stripe's JSON (a deleted one answers ``deleted: true``)."""
+        return await self._get(_path("customers", customer_id))
+
+    async def events_since(self, created_gte: datetime) -> list[dict[str, Any]]:
+        """Every event created at or after ``created_gte``, oldest first (``/v1/events``)."""
+        params = {"created": {"gte": _epoch(created_gte)}}
+        events = await collect(self._list(_path("events"), params))
+        return sorted(events, key=lambda e: (int(e.get("created", 0)), str(e.get("id", ""))))
 
     # -- customers --------------------------------------------------------------
 
@@ -264,6 +313,8 @@ class BillingClient(SourceClient):
         """
 
         async def one(customer_id: str) -> list[Subscription]:
+            if str(status) == "all":
+                return self._subscriptions(await self.subscription_bodies(customer_id))
             params = {"customer": customer_id, "status": str(status)}
             return self._subscriptions(await collect(self._list(_path("subscriptions"), params)))
 
@@ -303,7 +354,7 @@ class BillingClient(SourceClient):
             if current.status is SubscriptionStatus.CANCELED:
                 return current
             raise
-        return self._subscriptions([self._json(response)])[0]
+        return self._subscriptions([await self._announce(self._json(response))])[0]
 
     # -- invoices ---------------------------------------------------------------
 

@@ -501,7 +501,7 @@ def test_the_audit_log_is_for_admins_and_shows_refusals(stack: Stack) -> None:
 LEAK_QUERIES = (
     "query S { sourceHealth { system status url lastError errors } }",
     "query C { customers(first: 4) { edges { node { name billingEmail sources { system id url }"
-    " subscriptions(first: 2) { edges { node { status } } } } } } }",
+    " contracts(first: 2) { edges { node { number } } } } } } }",
     "query T { transactions(first: 20) { edges { node { startedBy steps { system errorCode"
     " errorMessage } } } } }",
     "query E { exceptions(first: 20) { edges { node { reason errorCode lastError } } } }",
@@ -512,12 +512,12 @@ LEAK_QUERIES = (
 def test_no_response_to_a_viewer_holds_an_upstream_url_or_credential(
     stack: Stack, history: dict[str, Any], fault: Any
 ) -> None:
-    fault("BILLING", error_rate=1.0)  # billing answers every call with an error
+    fault("CONTRACTS", error_rate=1.0)  # the contract system answers every call with an error
     texts = [
         call(stack.graphql_url, query, token=stack.keys[Role.VIEWER]).text for query in LEAK_QUERIES
     ]
     texts.append(httpx.get(f"{stack.gateway_url}/readyz").text)
-    assert any("SOURCE_" in text for text in texts), texts  # billing's failure is reported
+    assert any("SOURCE_" in text for text in texts), texts  # the failure is reported
     hosts = {url.split("//", 1)[1] for url in stack.simulator_urls.values()}
     secrets = {spec.token for spec in SIMULATORS.values()} | {
         spec.webhook_secret for spec in SIMULATORS.values()

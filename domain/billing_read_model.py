@@ -1,0 +1,258 @@
+"""The billing read model: Billing's objects served from the store, kept live by its events.
+
+Stripe has no multi-id read, so a page of 50 customers costs two list calls per
+customer, and Stripe allows 25 requests a second. The read model answers those
+lists from the store (:mod:`store.billing_objects`, shared by every replica)
+instead:
+
+* **Kept current by Billing's events.** Every ``customer.*``,
+  ``customer.subscription.*`` and ``invoice.*`` webhook (through the gateway's
+  inbox, in order per object) writes the object's new state
+  (:meth:`BillingReadModel.apply_event`); a background **catch-up** reads
+  Stripe's ``/v1/events`` from the last event seen and applies what a delivery
+  missed (:meth:`BillingReadModel.catch_up`). Every write made through the
+  gateway is written at once (read-your-writes, via ``BillingClient.written``).
+* **Freshness.** A customer's list is served from the store once it is
+  *complete* (read live once) and *fresh*: known current within ``max_age_s``.
+  Known current means the later of when it was read live and when the
+  catch-up last confirmed that no event was missed. A miss, or a stale list, is
+  read live (per customer, within the adapter's rate limiter) and stored.
+* **Provenance.** Every answer says how it was obtained: :class:`Served` carries
+  ``via`` (``LIVE`` or ``READ_MODEL``) and ``as_of``. The graph shows them on
+  each entity's ``sources`` entry.
+* **When Billing cannot be asked**, a stored list answers whatever its age,
+  ``via READ_MODEL`` with its ``as_of``: a stale answer, said to be stale,
+  rather than a null.
+
+``live=True`` bypasses the store for a read (``freshness: LIVE`` in the graph)
+and refreshes it with what Billing said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from domain.webhooks import WebhookEvent
+from sources.billing.client import BillingClient
+from sources.errors import SourceError, SourceThrottled, SourceTimeout, SourceUnavailable
+from sources.systems import System
+from store.billing_objects import BillingObjects, StoredList
+from store.portable import utcnow
+
+__all__ = ["KINDS", "BillingReadModel", "Served", "Via"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SOURCE = System.BILLING.value
+KINDS = ("customer", "subscription", "invoice")
+"""The Stripe objects the read model keeps (``object`` of their JSON)."""
+EVENT_PREFIXES = ("customer.", "invoice.")
+"""Event types it follows: ``customer.*`` (with ``customer.subscription.*``), ``invoice.*``."""
+_GONE = frozenset({"customer.deleted", "invoice.deleted"})
+"""Events after which the object no longer exists (a canceled subscription still does)."""
+_UNREACHABLE = (SourceUnavailable, SourceTimeout, SourceThrottled)
+
+
+class Via(StrEnum):
+    LIVE = "LIVE"
+    """Read from the system during this request."""
+    READ_MODEL = "READ_MODEL"
+    """Served from the read model, current as of ``as_of``."""
+
+
+@dataclass(frozen=True)
+class Served(Generic[T]):
+    """A value and how it was obtained."""
+
+    value: T
+    via: Via
+    as_of: datetime
+
+
+def _second(moment: datetime) -> datetime:
+    """``moment`` to the second, as Stripe stamps its events.
+
+    What the gateway read or wrote itself is ordered among events at the start of
+    its second, so an event of that same second (Stripe cannot say which came
+    first) wins: a state at most a second old, rather than a change lost.
+    """
+    return moment.replace(microsecond=0)
+
+
+def _owner(kind: str, body: Mapping[str, Any]) -> str | None:
+    """The billing customer an object belongs to."""
+    if kind == "customer":
+        return str(body["id"])
+    customer = body.get("customer")
+    if isinstance(customer, dict):  # expanded
+        customer = customer.get("id")
+    return str(customer) if customer else None
+
+
+class BillingReadModel:
+    """Billing's customers' subscriptions and invoices, from the store (see the module)."""
+
+    def __init__(
+        self,
+        client: BillingClient,
+        store: BillingObjects,
+        *,
+        max_age_s: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.max_age = timedelta(seconds=max_age_s)
+        self.clock = clock
+        client.written.append(self.record)
+
+    # -- reads ------------------------------------------------------------------
+
+    async def subscriptions(
+        self, customer_ids: Sequence[str], *, live: bool = False
+    ) -> dict[str, Served[list[Any]] | SourceError]:
+        """Each customer's subscriptions (any status): records, how and as of when."""
+        return await self._lists(
+            "subscription", customer_ids, self.client.subscription_bodies, live
+        )
+
+    async def invoices(
+        self, customer_ids: Sequence[str], *, live: bool = False
+    ) -> dict[str, Served[list[Any]] | SourceError]:
+        """Each customer's invoices: records, how and as of when."""
+        return await self._lists("invoice", customer_ids, self.client.invoice_bodies, live)
+
+    async def subscriptions_for_customers(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, list[Any]]:
+        """As ``BillingClient.subscriptions_for_customers``, from the read model (the sweep)."""
+        return _values(await self.subscriptions(customer_ids))
+
+    async def invoices_for_customers(self, customer_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """As ``BillingClient.invoices_for_customers``, from the read model (the sweep)."""
+        return _values(await self.invoices(customer_ids))
+
+    async def _lists(
+        self,
+        kind: str,
+        customer_ids: Sequence[str],
+        read: Callable[[str], Awaitable[list[dict[str, Any]]]],
+        live: bool,
+    ) -> dict[str, Served[list[Any]] | SourceError]:
+        wanted = list(dict.fromkeys(customer_ids))
+        stored = await self.store.lists(kind, wanted)
+        confirmed = await self._confirmed()
+        now = self.clock()
+        answers: dict[str, Served[list[Any]] | SourceError] = {}
+        for customer_id, found in stored.items():
+            as_of = max(found.as_of, confirmed) if confirmed else found.as_of
+            if not live and now - as_of <= self.max_age:
+                answers[customer_id] = self._served(kind, found, as_of)
+
+        async def one(customer_id: str) -> Served[list[Any]] | SourceError:
+            at = self.clock()
+            try:
+                bodies = await read(customer_id)
+            except _UNREACHABLE as error:
+                kept = stored.get(customer_id)
+                if kept is None:
+                    return error
+                # Billing cannot be asked: what the read model holds, said to be stale.
+                return self._served(kind, kept, max(kept.as_of, confirmed or kept.as_of))
+            except SourceError as error:
+                return error
+            await self.store.replace_list(kind, customer_id, bodies, at, _second(at))
+            return Served(self.client.parse(kind, bodies), Via.LIVE, at)
+
+        missing = [c for c in wanted if c not in answers]
+        for customer_id, answer in zip(
+            missing, await asyncio.gather(*(one(c) for c in missing)), strict=True
+        ):
+            answers[customer_id] = answer
+        return answers
+
+    def _served(self, kind: str, found: StoredList, as_of: datetime) -> Served[list[Any]]:
+        # In Stripe's order: newest first (a live list answers the same).
+        bodies = sorted(
+            (o.body for o in found.objects),
+            key=lambda b: (int(b.get("created") or 0), str(b["id"])),
+            reverse=True,
+        )
+        return Served(self.client.parse(kind, bodies), Via.READ_MODEL, as_of)
+
+    async def _confirmed(self) -> datetime | None:
+        """When the catch-up last confirmed that no event was missed (None: never)."""
+        cursor = await self.store.cursor(SOURCE)
+        return cursor.checked_at if cursor else None
+
+    # -- writes -----------------------------------------------------------------
+
+    async def record(self, body: dict[str, Any]) -> None:
+        """An object a write through the gateway answered with: stored at once."""
+        kind = body.get("object")
+        if kind not in KINDS or "id" not in body:
+            return
+        now = self.clock()
+        await self.store.put(
+            str(kind),
+            body,
+            _owner(str(kind), body),
+            _second(now),
+            now,
+            deleted=bool(body.get("deleted")),
+        )
+
+    async def apply_event(self, event: WebhookEvent) -> None:
+        """A Billing webhook (inbox handler): the object's new state, unless a newer
+        one is stored."""
+        await self._apply(event.type, event.payload, event.occurred_at)
+
+    async def _apply(self, type_: str, payload: Mapping[str, Any], at: datetime) -> bool:
+        if not type_.startswith(EVENT_PREFIXES):
+            return False
+        data = payload.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(obj, dict) or obj.get("object") not in KINDS or "id" not in obj:
+            return False
+        kind = str(obj["object"])
+        return await self.store.put(
+            kind, obj, _owner(kind, obj), at, self.clock(), deleted=type_ in _GONE
+        )
+
+    async def catch_up(self) -> int:
+        """Apply the events Billing logged since the last one seen; how many were new.
+
+        The first run only notes where the log is: lists are read live when first
+        needed, so there is no history to replay.
+        """
+        started = self.clock()
+        cursor = await self.store.cursor(SOURCE)
+        if cursor is None:
+            await self.store.advance(SOURCE, started, None, started)
+            return 0
+        events = await self.client.events_since(cursor.last_event_at)
+        applied = 0
+        last_at, last_id = cursor.last_event_at, cursor.last_event_id
+        for event in events:
+            at = datetime.fromtimestamp(int(event.get("created", 0)), UTC)
+            if await self._apply(str(event.get("type", "")), event, at):
+                applied += 1
+            last_at, last_id = max(last_at, at), str(event.get("id"))
+        await self.store.advance(SOURCE, last_at, last_id, started)
+        return applied
+
+
+def _values(answers: Mapping[str, Served[list[Any]] | SourceError]) -> dict[str, list[Any]]:
+    """The lists alone; the first failure is raised (as the client's batch reads do)."""
+    for answer in answers.values():
+        if isinstance(answer, SourceError):
+            raise answer
+    return {key: answer.value for key, answer in answers.items() if isinstance(answer, Served)}

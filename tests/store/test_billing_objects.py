@@ -1,0 +1,57 @@
+"""The billing read model's storage: complete lists, ordered writes, the event cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.billing_objects import BillingObjects
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def sub(sub_id: str, status: str = "active") -> dict[str, object]:
+    return {"id": sub_id, "object": "subscription", "customer": "cus_1", "status": status}
+
+
+async def test_only_complete_lists_answer(store_engine: AsyncEngine) -> None:
+    store = BillingObjects(store_engine)
+    await store.put("subscription", sub("sub_1"), "cus_1", T0, T0)  # an event, not a list
+    assert await store.lists("subscription", ["cus_1"]) == {}
+    await store.replace_list("subscription", "cus_1", [sub("sub_1"), sub("sub_2")], T0)
+    await store.replace_list("subscription", "cus_2", [], T0)  # complete, and empty
+    found = await store.lists("subscription", ["cus_1", "cus_2", "cus_3"])
+    assert set(found) == {"cus_1", "cus_2"}
+    assert sorted(o.id for o in found["cus_1"].objects) == ["sub_1", "sub_2"]
+    assert found["cus_1"].as_of == T0 and found["cus_2"].objects == ()
+
+
+async def test_a_live_list_drops_what_billing_no_longer_lists(store_engine: AsyncEngine) -> None:
+    store = BillingObjects(store_engine)
+    await store.replace_list("subscription", "cus_1", [sub("sub_1"), sub("sub_2")], T0)
+    later = T0 + timedelta(minutes=1)
+    await store.replace_list("subscription", "cus_1", [sub("sub_2")], later)
+    (only,) = (await store.lists("subscription", ["cus_1"]))["cus_1"].objects
+    assert only.id == "sub_2" and only.as_of == later
+
+
+async def test_an_older_state_never_overwrites_a_newer_one(store_engine: AsyncEngine) -> None:
+    store = BillingObjects(store_engine)
+    newer, older = T0 + timedelta(seconds=10), T0
+    assert await store.put("subscription", sub("sub_1", "canceled"), "cus_1", newer, newer)
+    assert not await store.put("subscription", sub("sub_1", "active"), "cus_1", older, newer)
+    assert await store.put("subscription", sub("sub_1", "canceled"), "cus_1", newer, newer)
+    (kept,) = (await store.objects("subscription", ["sub_1"])).values()
+    assert kept.body["status"] == "canceled"
+    await store.put("subscription", sub("sub_1"), "cus_1", newer, newer, deleted=True)
+    assert await store.objects("subscription", ["sub_1"]) == {}
+
+
+async def test_the_cursor_only_moves_forward(store_engine: AsyncEngine) -> None:
+    store = BillingObjects(store_engine)
+    assert await store.cursor("BILLING") is None
+    await store.advance("BILLING", T0, "evt_1", T0)
+    await store.advance("BILLING", T0 - timedelta(seconds=5), "evt_0", T0)
+    cursor = await store.cursor("BILLING")
+    assert cursor is not None and (cursor.last_event_at, cursor.last_event_id) == (T0, "evt_1")
