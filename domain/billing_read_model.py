@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +44,7 @@ from domain.webhooks import WebhookEvent
 from sources.billing.client import BillingClient
 from sources.errors import SourceError, SourceThrottled, SourceTimeout, SourceUnavailable
 from sources.systems import System
-from store.billing_objects import BillingObjects, StoredList
+from store.billing_objects import BillingObjects, StoredList, StoredObject
 from store.portable import utcnow
 
 __all__ = ["KINDS", "BillingReadModel", "Served", "Via"]
@@ -59,6 +61,9 @@ EVENT_PREFIXES = ("customer.", "invoice.")
 _GONE = frozenset({"customer.deleted", "invoice.deleted"})
 """Events after which the object no longer exists (a canceled subscription still does)."""
 _UNREACHABLE = (SourceUnavailable, SourceTimeout, SourceThrottled)
+MAX_PARSED = 100_000
+"""Parsed objects a process keeps (least recently used dropped)."""
+CURSOR_TTL_S = 1.0
 
 
 class Via(StrEnum):
@@ -112,6 +117,8 @@ class BillingReadModel:
         self.store = store
         self.max_age = timedelta(seconds=max_age_s)
         self.clock = clock
+        self._parsed: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+        self._cursor: tuple[float, datetime | None] | None = None
         client.written.append(self.record)
 
     # -- reads ------------------------------------------------------------------
@@ -157,8 +164,10 @@ class BillingReadModel:
             if not live and now - as_of <= self.max_age:
                 answers[customer_id] = self._served(kind, found, as_of)
 
+        read_live: dict[str, list[dict[str, Any]]] = {}
+        at = self.clock()
+
         async def one(customer_id: str) -> Served[list[Any]] | SourceError:
-            at = self.clock()
             try:
                 bodies = await read(customer_id)
             except _UNREACHABLE as error:
@@ -169,7 +178,7 @@ class BillingReadModel:
                 return self._served(kind, kept, max(kept.as_of, confirmed or kept.as_of))
             except SourceError as error:
                 return error
-            await self.store.replace_list(kind, customer_id, bodies, at, _second(at))
+            read_live[customer_id] = bodies
             return Served(self.client.parse(kind, bodies), Via.LIVE, at)
 
         missing = [c for c in wanted if c not in answers]
@@ -177,21 +186,41 @@ class BillingReadModel:
             missing, await asyncio.gather(*(one(c) for c in missing)), strict=True
         ):
             answers[customer_id] = answer
+        if read_live:  # one transaction for the batch's live reads
+            await self.store.replace_lists(kind, read_live, at, _second(at))
         return answers
 
     def _served(self, kind: str, found: StoredList, as_of: datetime) -> Served[list[Any]]:
+        records = [self._record(kind, o) for o in found.objects]
         # In Stripe's order: newest first (a live list answers the same).
-        bodies = sorted(
-            (o.body for o in found.objects),
-            key=lambda b: (int(b.get("created") or 0), str(b["id"])),
-            reverse=True,
-        )
-        return Served(self.client.parse(kind, bodies), Via.READ_MODEL, as_of)
+        records.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return Served(records, Via.READ_MODEL, as_of)
+
+    def _record(self, kind: str, stored: StoredObject) -> Any:
+        """The record of a stored object, parsed once per state (an LRU by JSON text)."""
+        key = (kind, stored.id)
+        kept = self._parsed.get(key)
+        if kept is not None and kept[0] == stored.raw:
+            self._parsed.move_to_end(key)
+            return kept[1]
+        (record,) = self.client.parse(kind, [stored.body])
+        self._parsed[key] = (stored.raw, record)
+        if len(self._parsed) > MAX_PARSED:
+            self._parsed.popitem(last=False)
+        return record
 
     async def _confirmed(self) -> datetime | None:
-        """When the catch-up last confirmed that no event was missed (None: never)."""
+        """When the catch-up last confirmed that no event was missed (None: never).
+
+        Read from the store at most once a second: every replica's catch-up moves it.
+        """
+        now = time.monotonic()
+        if self._cursor is not None and now - self._cursor[0] < CURSOR_TTL_S:
+            return self._cursor[1]
         cursor = await self.store.cursor(SOURCE)
-        return cursor.checked_at if cursor else None
+        confirmed = cursor.checked_at if cursor else None
+        self._cursor = (now, confirmed)
+        return confirmed
 
     # -- writes -----------------------------------------------------------------
 

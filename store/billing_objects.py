@@ -21,12 +21,14 @@ a newer one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, true
+from sqlalchemy import Table, Text, delete, select, true
+from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.models import BillingListRow, BillingObjectRow, ReadModelCursorRow
@@ -41,12 +43,20 @@ _CURSORS = cast(Table, ReadModelCursorRow.__table__)
 
 @dataclass(frozen=True)
 class StoredObject:
+    """One object; ``raw`` is its JSON text (decoded on demand: readers that keep
+    parsed objects compare the text and skip decoding what they have)."""
+
     kind: str
     id: str
     customer_id: str | None
-    body: dict[str, Any]
+    raw: str
     changed_at: datetime
     as_of: datetime
+
+    @property
+    def body(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(self.raw)
+        return decoded
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,24 @@ class Cursor:
     checked_at: datetime
 
 
+_RAW = cast_(_OBJECTS.c.body, Text).label("raw")
+"""The body as stored text: not decoded by the driver (see :class:`StoredObject`)."""
+_COLUMNS = (
+    _OBJECTS.c.kind,
+    _OBJECTS.c.id,
+    _OBJECTS.c.customer_id,
+    _RAW,
+    _OBJECTS.c.changed_at,
+    _OBJECTS.c.as_of,
+)
+
+
 def _stored(row: Any) -> StoredObject:
     return StoredObject(
         kind=row.kind,
         id=row.id,
         customer_id=row.customer_id,
-        body=dict(row.body),
+        raw=row.raw,
         changed_at=as_utc(row.changed_at),
         as_of=as_utc(row.as_of),
     )
@@ -82,29 +104,30 @@ class BillingObjects:
         self._engine = engine
 
     async def lists(self, kind: str, customer_ids: Sequence[str]) -> dict[str, StoredList]:
-        """The complete lists among ``customer_ids`` (two queries, whatever their number)."""
+        """The complete lists among ``customer_ids`` (one query, whatever their number)."""
         wanted = list(dict.fromkeys(customer_ids))
         if not wanted:
             return {}
+        joined = _LISTS.outerjoin(
+            _OBJECTS,
+            (_OBJECTS.c.kind == _LISTS.c.kind)
+            & (_OBJECTS.c.customer_id == _LISTS.c.customer_id)
+            & _OBJECTS.c.deleted.is_(False),
+        )
+        query = (
+            select(_LISTS.c.customer_id.label("list_of"), _LISTS.c.as_of.label("list_as_of"))
+            .add_columns(*_COLUMNS)
+            .select_from(joined)
+            .where(_LISTS.c.kind == kind, _LISTS.c.customer_id.in_(wanted))
+        )
+        marks: dict[str, datetime] = {}
+        found: dict[str, list[StoredObject]] = {}
         async with self._engine.connect() as conn:
-            marks = {
-                row.customer_id: as_utc(row.as_of)
-                for row in await conn.execute(
-                    select(_LISTS).where(_LISTS.c.kind == kind, _LISTS.c.customer_id.in_(wanted))
-                )
-            }
-            if not marks:
-                return {}
-            rows = await conn.execute(
-                select(_OBJECTS).where(
-                    _OBJECTS.c.kind == kind,
-                    _OBJECTS.c.customer_id.in_(list(marks)),
-                    _OBJECTS.c.deleted.is_(False),
-                )
-            )
-            found: dict[str, list[StoredObject]] = {c: [] for c in marks}
-            for row in rows:
-                found[row.customer_id].append(_stored(row))
+            for row in await conn.execute(query):
+                marks[row.list_of] = as_utc(row.list_as_of)
+                objects = found.setdefault(row.list_of, [])
+                if row.id is not None:
+                    objects.append(_stored(row))
         return {c: StoredList(marks[c], tuple(found[c])) for c in marks}
 
     async def objects(self, kind: str, ids: Sequence[str]) -> dict[str, StoredObject]:
@@ -114,7 +137,7 @@ class BillingObjects:
             return {}
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                select(_OBJECTS).where(
+                select(*_COLUMNS).where(
                     _OBJECTS.c.kind == kind,
                     _OBJECTS.c.id.in_(wanted),
                     _OBJECTS.c.deleted.is_(False),
@@ -122,40 +145,49 @@ class BillingObjects:
             )
             return {row.id: _stored(row) for row in rows}
 
-    async def replace_list(
+    async def replace_lists(
         self,
         kind: str,
-        customer_id: str,
-        bodies: Iterable[Mapping[str, Any]],
+        lists: Mapping[str, Iterable[Mapping[str, Any]]],
         at: datetime,
         changed_at: datetime | None = None,
     ) -> None:
-        """A live read of the customer's whole list: these objects, nothing else, as of
-        ``at``; they are ordered among events as ``changed_at`` (default ``at``)."""
-        bodies = list(bodies)
-        changed = changed_at or at
+        """Live reads of customers' whole lists (``lists``: customer id → every object
+        of ``kind``), in one transaction: these objects and nothing else, complete as of
+        ``at``; ordered among events as ``changed_at`` (default ``at``)."""
         async with self._engine.begin() as conn:
-            for body in bodies:
-                await self._upsert(conn, kind, body, customer_id, changed, at)
-            keep = [str(b["id"]) for b in bodies]
-            # Objects Billing no longer lists for the customer are gone (unless a newer
-            # event has just written them: then they stay for the next read to judge).
-            await conn.execute(
-                delete(_OBJECTS).where(
-                    _OBJECTS.c.kind == kind,
-                    _OBJECTS.c.customer_id == customer_id,
-                    _OBJECTS.c.id.not_in(keep) if keep else true(),
-                    _OBJECTS.c.changed_at <= changed,
-                )
+            for customer_id, bodies in lists.items():
+                await self._replace(conn, kind, customer_id, list(bodies), at, changed_at or at)
+
+    async def _replace(
+        self,
+        conn: AsyncConnection,
+        kind: str,
+        customer_id: str,
+        bodies: list[Mapping[str, Any]],
+        at: datetime,
+        changed: datetime,
+    ) -> None:
+        """One customer's list, inside the caller's transaction."""
+        for body in bodies:
+            await self._upsert(conn, kind, body, customer_id, changed, at)
+        keep = [str(b["id"]) for b in bodies]
+        # Objects Billing no longer lists for the customer are gone (unless a newer
+        # event has just written them: then they stay for the next read to judge).
+        await conn.execute(
+            delete(_OBJECTS).where(
+                _OBJECTS.c.kind == kind,
+                _OBJECTS.c.customer_id == customer_id,
+                _OBJECTS.c.id.not_in(keep) if keep else true(),
+                _OBJECTS.c.changed_at <= changed,
             )
-            statement = insert_for(conn, _LISTS).values(
-                kind=kind, customer_id=customer_id, as_of=at
+        )
+        statement = insert_for(conn, _LISTS).values(kind=kind, customer_id=customer_id, as_of=at)
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["kind", "customer_id"], set_={"as_of": at}
             )
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["kind", "customer_id"], set_={"as_of": at}
-                )
-            )
+        )
 
     async def put(
         self,

@@ -8,6 +8,7 @@ second gateway on the same store whose catch-up runs every 0.3 s.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -21,7 +22,11 @@ import pytest
 from api.demo import GATEWAY, Stack, start_gateway, start_stack
 from api.settings import ReadSettings
 from domain.access import Role
+from domain.billing_read_model import BillingReadModel
+from domain.clients import build_clients
 from simulators.registry import SIMULATORS
+from store.billing_objects import BillingObjects
+from store.database import create_engine
 from tests.conftest import RUN_ID, _postgres_url
 
 QUERY = """query Subs($f: Freshness) {
@@ -217,3 +222,29 @@ def test_with_billing_down_answers_come_from_the_read_model_marked_stale(
         assert answer.keys() == found.keys()
         assert {s["via"] for s in answer.values()} == {"READ_MODEL"}
         assert all(s["as_of"] < datetime.now(UTC) for s in answer.values())
+
+
+def test_a_write_through_the_gateway_is_read_back_at_once(stack: Stack) -> None:
+    """Read-your-writes: what a write answered is stored before any event arrives."""
+    found = warm(stack)
+    target = active(found)[-1]
+    webhooks = f"{stack.simulator_urls['BILLING']}/_sim/webhooks"
+    gateway_hook = httpx.get(webhooks).json()["url"]
+    httpx.post(webhooks, json={"url": None}).raise_for_status()  # no event will come
+
+    async def cancel() -> None:
+        # The flows' way of writing: the gateway's own adapter and read model.
+        engine = create_engine(stack.settings.database_url, schema=stack.settings.store_schema)
+        async with build_clients(stack.settings) as clients:
+            BillingReadModel(clients.billing, BillingObjects(engine))
+            await clients.billing.cancel_subscription(raw(target))
+        await engine.dispose()
+
+    try:
+        asyncio.run(cancel())
+    finally:
+        httpx.post(webhooks, json={"url": gateway_hook}).raise_for_status()
+    reset(stack)
+    after = subscriptions(stack.graphql_url)
+    assert after[target]["status"] == "canceled" and after[target]["via"] == "READ_MODEL"
+    assert list_calls(stack) == 0

@@ -19,8 +19,8 @@ async def test_only_complete_lists_answer(store_engine: AsyncEngine) -> None:
     store = BillingObjects(store_engine)
     await store.put("subscription", sub("sub_1"), "cus_1", T0, T0)  # an event, not a list
     assert await store.lists("subscription", ["cus_1"]) == {}
-    await store.replace_list("subscription", "cus_1", [sub("sub_1"), sub("sub_2")], T0)
-    await store.replace_list("subscription", "cus_2", [], T0)  # complete, and empty
+    lists = {"cus_1": [sub("sub_1"), sub("sub_2")], "cus_2": []}  # cus_2: complete, empty
+    await store.replace_lists("subscription", lists, T0)
     found = await store.lists("subscription", ["cus_1", "cus_2", "cus_3"])
     assert set(found) == {"cus_1", "cus_2"}
     assert sorted(o.id for o in found["cus_1"].objects) == ["sub_1", "sub_2"]
@@ -29,9 +29,9 @@ async def test_only_complete_lists_answer(store_engine: AsyncEngine) -> None:
 
 async def test_a_live_list_drops_what_billing_no_longer_lists(store_engine: AsyncEngine) -> None:
     store = BillingObjects(store_engine)
-    await store.replace_list("subscription", "cus_1", [sub("sub_1"), sub("sub_2")], T0)
+    await store.replace_lists("subscription", {"cus_1": [sub("sub_1"), sub("sub_2")]}, T0)
     later = T0 + timedelta(minutes=1)
-    await store.replace_list("subscription", "cus_1", [sub("sub_2")], later)
+    await store.replace_lists("subscription", {"cus_1": [sub("sub_2")]}, later)
     (only,) = (await store.lists("subscription", ["cus_1"]))["cus_1"].objects
     assert only.id == "sub_2" and only.as_of == later
 
