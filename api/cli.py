@@ -698,12 +698,12 @@ def demo(
     keys_path = data_dir / KEYS_FILE
     keys_path.write_text(json.dumps({role.value: key for role, key in stack.keys.items()}))
     keys_path.chmod(0o600)
-    keys = Table(title="API keys (new each start; also in " + str(keys_path) + ")")
-    keys.add_column("Role")
-    keys.add_column("Authorization header", no_wrap=True)
+    # One line per key, never wrapped or cut, so each can be copied whole.
+    console.print(f"API keys (new each start; also in {keys_path}):", soft_wrap=True)
     for role, key in stack.keys.items():
-        keys.add_row(role.value, f"Bearer {key}")
-    console.print(keys)
+        console.print(
+            f"  {role.value:<10} Authorization: Bearer {key}", soft_wrap=True, markup=False
+        )
     console.print(
         "GraphiQL's tabs start with the viewer's key (reads, no e-mails); put another "
         "role's key in the Headers pane to write.",

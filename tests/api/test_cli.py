@@ -338,6 +338,9 @@ def test_demo_serves_quote_to_cash_end_to_end(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/graphql" in output
     assert "drift-manifest.json" in output
     assert "Demo stopped" in output
+    # Each role's key is printed whole, ready to copy into a header.
+    for role, key in keys.items():
+        assert f"{role:<10} Authorization: Bearer {key}" in output
 
 
 def _wait_for_summary(url: str, customers: int, headers: dict[str, str]) -> dict[str, Any]:
