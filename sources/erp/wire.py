@@ -55,7 +55,12 @@ def _ns_date(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
         if "/" in value:
-            return datetime.strptime(value.split()[0], "%m/%d/%Y").date()
+            # Split by hand: strptime costs ~10 µs a call, and the ERP sends hundreds.
+            try:
+                month, day, year = value.split()[0].split("/")
+                return date(int(year), int(month), int(day))
+            except ValueError as exc:  # pydantic reports it as this field's error
+                raise ValueError(f"not a M/D/YYYY date: {value!r}") from exc
         if "T" in value:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     return value
