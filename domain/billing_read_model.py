@@ -42,7 +42,13 @@ from typing import Any, Generic, TypeVar
 
 from domain.webhooks import WebhookEvent
 from sources.billing.client import BillingClient
-from sources.errors import SourceError, SourceThrottled, SourceTimeout, SourceUnavailable
+from sources.errors import (
+    SourceError,
+    SourceNotFound,
+    SourceThrottled,
+    SourceTimeout,
+    SourceUnavailable,
+)
 from sources.systems import System
 from store.billing_objects import BillingObjects, StoredList, StoredObject
 from store.portable import utcnow
@@ -188,6 +194,48 @@ class BillingReadModel:
             answers[customer_id] = answer
         if read_live:  # one transaction for the batch's live reads
             await self.store.replace_lists(kind, read_live, at, _second(at))
+        return answers
+
+    async def objects(
+        self, kind: str, ids: Sequence[str], *, live: bool = False
+    ) -> dict[str, Served[Any] | SourceError]:
+        """Subscriptions or invoices by id: stored ones known current within the bound,
+        the rest retrieved (one call each, Stripe having no multi-id read) and stored.
+        An id Billing does not know is absent."""
+        wanted = list(dict.fromkeys(ids))
+        stored = await self.store.objects(kind, wanted)
+        confirmed = await self._confirmed()
+        now = self.clock()
+        answers: dict[str, Served[Any] | SourceError] = {}
+        for object_id, found in stored.items():
+            as_of = max(found.as_of, confirmed) if confirmed else found.as_of
+            if not live and now - as_of <= self.max_age:
+                answers[object_id] = Served(self._record(kind, found), Via.READ_MODEL, as_of)
+        at = self.clock()
+
+        async def one(object_id: str) -> Served[Any] | SourceError | None:
+            try:
+                body = await self.client.object_body(kind, object_id)
+            except SourceNotFound:
+                return None
+            except _UNREACHABLE as error:
+                kept = stored.get(object_id)
+                if kept is None:
+                    return error
+                as_of = max(kept.as_of, confirmed or kept.as_of)
+                return Served(self._record(kind, kept), Via.READ_MODEL, as_of)
+            except SourceError as error:
+                return error
+            await self.store.put(kind, body, _owner(kind, body), _second(at), at)
+            (record,) = self.client.parse(kind, [body])
+            return Served(record, Via.LIVE, at)
+
+        missing = [i for i in wanted if i not in answers]
+        for object_id, answer in zip(
+            missing, await asyncio.gather(*(one(i) for i in missing)), strict=True
+        ):
+            if answer is not None:
+                answers[object_id] = answer
         return answers
 
     def _served(self, kind: str, found: StoredList, as_of: datetime) -> Served[list[Any]]:

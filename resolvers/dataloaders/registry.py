@@ -85,6 +85,25 @@ def _served(
     return fetch
 
 
+def _served_objects(
+    read: Callable[[Sequence[str]], Awaitable[Mapping[str, Served[Any] | SourceError]]],
+    provenance: Provenance,
+) -> Fetch:
+    """Objects by id from the billing read model; notes how each was obtained."""
+
+    async def fetch(ids: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, answer in (await read(ids)).items():
+            if isinstance(answer, SourceError):
+                found[key] = answer
+                continue
+            provenance[(System.BILLING, key)] = answer
+            found[key] = answer.value
+        return found
+
+    return fetch
+
+
 def _by_account(crosswalk: SourceLoader[CrosswalkEntry], billing: SourceLoader[list[T]]) -> Fetch:
     """A CRM account's records in Billing: those of every billing customer linked to it.
 
@@ -167,11 +186,15 @@ class Loaders:
             fetch_subscriptions = _each_customer(billing.subscriptions_for_customers)
             fetch_invoices = _each_customer(billing.invoices_for_customers)
             live_subscriptions, live_invoices = fetch_subscriptions, fetch_invoices
+            subscription_by_id: Fetch = billing.subscriptions_by_ids
+            invoice_by_id: Fetch = billing.invoices_by_ids
         else:
             fetch_subscriptions = _served(reads.subscriptions, noted)
             fetch_invoices = _served(reads.invoices, noted)
             live_subscriptions = _served(partial(reads.subscriptions, live=True), noted)
             live_invoices = _served(partial(reads.invoices, live=True), noted)
+            subscription_by_id = _served_objects(partial(reads.objects, "subscription"), noted)
+            invoice_by_id = _served_objects(partial(reads.objects, "invoice"), noted)
         subscriptions = many(System.BILLING, "subscriptions", fetch_subscriptions)
         invoices = many(System.BILLING, "invoices", fetch_invoices)
         live_subs = many(System.BILLING, "liveSubscriptions", live_subscriptions)
@@ -199,8 +222,8 @@ class Loaders:
                 None, "liveAccountSubscriptions", _by_account(xwalk, live_subs)
             ),
             live_account_invoices=many(None, "liveAccountInvoices", _by_account(xwalk, live_invs)),
-            subscription=one(System.BILLING, "subscriptionsById", billing.subscriptions_by_ids),
-            invoice=one(System.BILLING, "invoicesById", billing.invoices_by_ids),
+            subscription=one(System.BILLING, "subscriptionsById", subscription_by_id),
+            invoice=one(System.BILLING, "invoicesById", invoice_by_id),
             schedules=many(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids),
             schedule=one(System.ERP, "revenueSchedulesById", erp.schedules_by_ids),
             schedule_lines=many(

@@ -104,7 +104,7 @@ class BillingClient(SourceClient):
     """Stripe's API for customers, subscriptions and invoices.
 
     ``written`` listeners hear every object a write (POST, DELETE) answered with.
-    The raw reads (``subscription_bodies``, ``invoice_bodies``, ``customer_body``,
+    The raw reads (``subscription_bodies``, ``invoice_bodies``, ``object_body``,
     ``events_since``) answer the vendor's JSON, for the billing read model;
     ``parse`` turns such JSON into records.
     """
@@ -217,9 +217,10 @@ class BillingClient(SourceClient):
         """A customer's every invoice, as Stripe's JSON."""
         return await collect(self._list(_path("invoices"), {"customer": customer_id}))
 
-    async def customer_body(self, customer_id: str) -> dict[str, Any]:
-        """One customer as Stripe's JSON (a deleted one answers ``deleted: true``)."""
-        return await self._get(_path("customers", customer_id))
+    async def object_body(self, kind: str, object_id: str) -> dict[str, Any]:
+        """One customer, subscription or invoice as Stripe's JSON (``kind``: its
+        ``object``); a missing one is :class:`SourceNotFound`."""
+        return await self._get(_path(f"{kind}s", object_id))
 
     async def events_since(self, created_gte: datetime) -> list[dict[str, Any]]:
         """Every event created at or after ``created_gte``, oldest first (``/v1/events``)."""

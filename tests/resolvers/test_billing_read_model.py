@@ -248,3 +248,33 @@ def test_a_write_through_the_gateway_is_read_back_at_once(stack: Stack) -> None:
     after = subscriptions(stack.graphql_url)
     assert after[target]["status"] == "canceled" and after[target]["via"] == "READ_MODEL"
     assert list_calls(stack) == 0
+
+
+NODE = """query Node($id: ID!) {
+  node(id: $id) { ... on Invoice { id status sources { via asOf } } }
+}"""
+
+
+def test_invoices_by_id_come_from_the_read_model(stack: Stack, fault: Any) -> None:
+    body = httpx.post(
+        stack.graphql_url,
+        json={
+            "query": "query I { customers(first: 10) { edges { node { invoices(first: 1) "
+            "{ edges { node { id } } } } } } }"
+        },
+        timeout=60,
+    ).json()
+    invoice_id = next(
+        edge["node"]["id"]
+        for customer in body["data"]["customers"]["edges"]
+        for edge in customer["node"]["invoices"]["edges"]
+    )
+    reset(stack)
+    found = httpx.post(stack.graphql_url, json={"query": NODE, "variables": {"id": invoice_id}})
+    node = found.json()["data"]["node"]
+    assert node["id"] == invoice_id and node["sources"][0]["via"] == "READ_MODEL"
+    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
+    assert not any(route.startswith("GET /v1/invoices") for route in routes)
+    fault("BILLING", down=True)
+    down = httpx.post(stack.graphql_url, json={"query": NODE, "variables": {"id": invoice_id}})
+    assert "errors" not in down.json() and down.json()["data"]["node"]["id"] == invoice_id
