@@ -7,7 +7,12 @@ at import time, like the rest of the CLI.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 audit_app = typer.Typer(
     help="The audit log of mutations.",
@@ -24,33 +29,13 @@ def audit_verify() -> None:
     Exits 0 with "N records, chain intact", or 1 naming the first bad record and
     why (hash mismatch, broken link, missing id).
     """
-    import asyncio
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api.lifespan import StartupError, check_startup, safe_url
-    from api.settings import Settings
+    from api.store_command import on_store
     from store.audit import AuditLog, VerifyResult
-    from store.database import create_engine
 
-    settings = Settings()
+    async def verify(engine: AsyncEngine) -> VerifyResult:
+        return await AuditLog(engine).verify()
 
-    async def verify() -> VerifyResult:
-        await check_startup(settings, ())
-        engine = create_engine(settings.database_url, schema=settings.store_schema)
-        try:
-            return await AuditLog(engine).verify()
-        finally:
-            await engine.dispose()
-
-    try:
-        result = asyncio.run(verify())
-    except StartupError as exc:
-        typer.echo(f"Cannot verify the audit log: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except (SQLAlchemyError, OSError) as exc:
-        typer.echo(f"Cannot use the store {safe_url(settings.database_url)}: {exc}", err=True)
-        raise typer.Exit(1) from None
+    result = on_store("verify the audit log", verify)
     if result.ok:
         typer.echo(f"{result.checked} records, chain intact")
         return

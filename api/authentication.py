@@ -152,10 +152,10 @@ class AuthenticationMiddleware:
         path: str = scope["path"]
         state: dict[str, Any] = scope.setdefault("state", {})
         resources = state.get("resources")
-        if resources is None or not _guarded(path, scope):
+        headers = _headers(scope)
+        if resources is None or not _guarded(path, scope, headers):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
         authorization = headers.get("authorization")
         authenticator: Authenticator = resources.authenticator
         try:
@@ -185,7 +185,7 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
 
-def _guarded(path: str, scope: Scope) -> bool:
+def _guarded(path: str, scope: Scope, headers: dict[str, str]) -> bool:
     """Whether ``path`` needs a look at the caller (see the module's table)."""
     if path in ("/metrics", "/readyz"):
         return True
@@ -195,7 +195,7 @@ def _guarded(path: str, scope: Scope) -> bool:
     if scope["method"] == "GET":
         query = scope.get("query_string", b"")
         asks = b"query=" in query or b"documentId=" in query
-        return asks or not accepts_html(_headers(scope).get("accept"))
+        return asks or not accepts_html(headers.get("accept"))
     return True
 
 

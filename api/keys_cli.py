@@ -42,33 +42,10 @@ keys_app = typer.Typer(
 
 def _run(what: str, work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
     """Run ``work`` on the configured store's keys; exit 1 if the store is unusable."""
-    import asyncio
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api.lifespan import StartupError, check_startup, safe_url
-    from api.settings import Settings
+    from api.store_command import on_store
     from store.api_keys import ApiKeyRepository
-    from store.database import create_engine
 
-    settings = Settings()
-
-    async def run() -> T:
-        await check_startup(settings, ())
-        engine = create_engine(settings.database_url, schema=settings.store_schema)
-        try:
-            return await work(ApiKeyRepository(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except StartupError as exc:
-        typer.echo(f"Cannot {what}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except (SQLAlchemyError, OSError) as exc:
-        typer.echo(f"Cannot use the store {safe_url(settings.database_url)}: {exc}", err=True)
-        raise typer.Exit(1) from None
+    return on_store(what, lambda engine: work(ApiKeyRepository(engine)))
 
 
 def _when(moment: datetime | None, utc: bool = True) -> str:

@@ -98,6 +98,12 @@ def _second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def _known_current(as_of: datetime, confirmed: datetime | None) -> datetime:
+    """When a stored answer was last known current: written or read live at ``as_of``,
+    or confirmed since by a catch-up (``confirmed``), whichever is later."""
+    return max(as_of, confirmed) if confirmed else as_of
+
+
 def _owner(kind: str, body: Mapping[str, Any]) -> str | None:
     """The billing customer an object belongs to."""
     if kind == "customer":
@@ -166,7 +172,7 @@ class BillingReadModel:
         now = self.clock()
         answers: dict[str, Served[list[Any]] | SourceError] = {}
         for customer_id, found in stored.items():
-            as_of = max(found.as_of, confirmed) if confirmed else found.as_of
+            as_of = _known_current(found.as_of, confirmed)
             if not live and now - as_of <= self.max_age:
                 answers[customer_id] = self._served(kind, found, as_of)
 
@@ -181,7 +187,7 @@ class BillingReadModel:
                 if kept is None:
                     return error
                 # Billing cannot be asked: what the read model holds, said to be stale.
-                return self._served(kind, kept, max(kept.as_of, confirmed or kept.as_of))
+                return self._served(kind, kept, _known_current(kept.as_of, confirmed))
             except SourceError as error:
                 return error
             read_live[customer_id] = bodies
@@ -208,7 +214,7 @@ class BillingReadModel:
         now = self.clock()
         answers: dict[str, Served[Any] | SourceError] = {}
         for object_id, found in stored.items():
-            as_of = max(found.as_of, confirmed) if confirmed else found.as_of
+            as_of = _known_current(found.as_of, confirmed)
             if not live and now - as_of <= self.max_age:
                 answers[object_id] = Served(self._record(kind, found), Via.READ_MODEL, as_of)
         at = self.clock()
@@ -222,7 +228,7 @@ class BillingReadModel:
                 kept = stored.get(object_id)
                 if kept is None:
                     return error
-                as_of = max(kept.as_of, confirmed or kept.as_of)
+                as_of = _known_current(kept.as_of, confirmed)
                 return Served(self._record(kind, kept), Via.READ_MODEL, as_of)
             except SourceError as error:
                 return error

@@ -15,8 +15,7 @@ checked in the mutations, with :mod:`domain.access`.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from strawberry.permission import BasePermission
@@ -78,19 +77,13 @@ class AuditedPermission(RolePermission):
     ) -> bool:
         if super().has_permission(source, info, **kwargs):
             return True
-        await audit_call(info, _plain(kwargs), Outcome.REFUSED, [FORBIDDEN])
+        # Inputs are dataclasses: the record keeps them as plain JSON-able data.
+        asked = {
+            k: asdict(v) if is_dataclass(v) and not isinstance(v, type) else v
+            for k, v in kwargs.items()
+        }
+        await audit_call(info, asked, Outcome.REFUSED, [FORBIDDEN])
         return False
-
-
-def _plain(value: Any) -> Any:
-    """Arguments as plain JSON-able data for the audit record (inputs are dataclasses)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --- reads -----------------------------------------------------------------------------

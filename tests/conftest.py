@@ -186,6 +186,23 @@ def crosswalk_repo(store_engine: AsyncEngine) -> CrosswalkRepository:
     return CrosswalkRepository(store_engine)
 
 
+def own_stack(
+    factory: pytest.TempPathFactory, name: str, *, customers: int, seed: int, **options: Any
+) -> Stack:
+    """A seeded stack of a test's own on this run's backends: its SQLite files in a
+    fresh temp dir, or this run's Postgres schemas ``{RUN_ID}_{name}_*``, and this
+    run's Redis when REDIS_URL is set. ``options`` go to :func:`api.demo.start_stack`."""
+    return start_stack(
+        customers=customers,
+        seed=seed,
+        data_dir=Path(factory.mktemp(name)),
+        database_url=_postgres_url(),
+        redis_url=os.environ.get("REDIS_URL"),
+        schema_prefix=f"{RUN_ID}_{name}",
+        **options,
+    )
+
+
 STACK_CUSTOMERS = 60
 
 
@@ -196,13 +213,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     On Postgres the simulators and the store use this run's own schemas; with
     REDIS_URL the gateway uses this run's own key prefix.
     """
-    running = start_stack(
+    running = own_stack(
+        tmp_path_factory,
+        "stack",
         customers=STACK_CUSTOMERS,
         seed=7,
-        data_dir=Path(tmp_path_factory.mktemp("stack")),
-        database_url=_postgres_url(),
-        redis_url=os.environ.get("REDIS_URL"),
-        schema_prefix=f"{RUN_ID}_stack",
         # Tests inject outages one after another: breakers are tested on their own
         # gateways (tests/resolvers/test_resilience.py), not left open for the next test.
         breakers=False,
@@ -224,13 +239,11 @@ def writes_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own for the tests that write (mutations, flows, webhooks), so the
     read tests' ``stack`` keeps exactly its seed. Modules that write use it as their
     ``stack``: ``@pytest.fixture def stack(writes_stack): return writes_stack``."""
-    running = start_stack(
+    running = own_stack(
+        tmp_path_factory,
+        "writes",
         customers=10,
         seed=11,
-        data_dir=Path(tmp_path_factory.mktemp("writes")),
-        database_url=_postgres_url(),
-        redis_url=os.environ.get("REDIS_URL"),
-        schema_prefix=f"{RUN_ID}_writes",
         breakers=False,
         # Abandoned flows are resumed by the processes the recovery tests start.
         worker=False,

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,13 +31,13 @@ from graphql import (
 )
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.demo import GATEWAY, Stack, start_gateway, start_stack
+from api.demo import GATEWAY, Stack, start_gateway
 from api.settings import AuthSettings, Settings
 from domain.access import Role
 from resolvers.permissions import RolePermission
 from resolvers.schema import schema
 from simulators.registry import SIMULATORS
-from tests.conftest import RUN_ID, _postgres_url
+from tests.conftest import own_stack
 
 SECRET = "test-hs256-secret-of-enough-length-0123456789"
 ISSUER = "https://idp.example.test"
@@ -49,13 +47,11 @@ AUDIENCE = "revgraph"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Credentials required; a key per role in ``stack.keys``."""
-    running = start_stack(
+    running = own_stack(
+        tmp_path_factory,
+        "access",
         customers=4,
         seed=5,
-        data_dir=Path(tmp_path_factory.mktemp("access")),
-        database_url=_postgres_url(),
-        redis_url=os.environ.get("REDIS_URL"),
-        schema_prefix=f"{RUN_ID}_access",
         breakers=False,
         demo_keys=True,
     )

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from api.demo import Stack, start_stack
+from api.demo import Stack
 from domain.access import Role
-from tests.conftest import RUN_ID, _postgres_url
+from tests.conftest import own_stack
 from tests.resolvers.test_quote_to_cash import QUOTE_TO_CASH
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(
+    stack = own_stack(
+        tmp_path_factory,
+        "limited",
         customers=24,  # ~50 Billing calls a query: twice what Stripe allows a second
         seed=3,
-        data_dir=Path(tmp_path_factory.mktemp("limited")),
-        database_url=_postgres_url(),
-        redis_url=os.environ.get("REDIS_URL"),
-        schema_prefix=f"{RUN_ID}_limited",
         limits=True,
         anonymous_role=Role.VIEWER,  # explicitly: this test is about the vendors' limits
     )

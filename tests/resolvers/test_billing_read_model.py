@@ -9,17 +9,15 @@ second gateway on the same store whose catch-up runs every 0.3 s.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from api.demo import GATEWAY, Stack, start_gateway, start_stack
+from api.demo import GATEWAY, Stack, start_gateway
 from api.settings import ReadSettings
 from domain.access import Role
 from domain.billing_read_model import BillingReadModel
@@ -27,7 +25,7 @@ from domain.clients import build_clients
 from simulators.registry import SIMULATORS
 from store.billing_objects import BillingObjects
 from store.database import create_engine
-from tests.conftest import RUN_ID, _postgres_url
+from tests.conftest import own_stack
 
 QUERY = """query Subs($f: Freshness) {
   customers(first: 10) { edges { node { name
@@ -42,13 +40,11 @@ LISTS = ("GET /v1/subscriptions", "GET /v1/invoices")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = start_stack(
+    running = own_stack(
+        tmp_path_factory,
+        "rm",
         customers=6,
         seed=9,
-        data_dir=Path(tmp_path_factory.mktemp("read-model")),
-        database_url=_postgres_url(),
-        redis_url=os.environ.get("REDIS_URL"),
-        schema_prefix=f"{RUN_ID}_rm",
         breakers=False,
         anonymous_role=Role.ADMIN,
         caller_limits=False,
