@@ -11,9 +11,10 @@ the same document into the same answer. Prints one JSON line::
 How:
 
 1. **The answer.** The four simulators (``customers``, seed 42, no vendor limits,
-   no added latency), each in its own process as in ``bench/read_path.py``; any
-   read model off (every read goes to the systems: :func:`live_reads`); the
-   store migrated, the crosswalk built, the gateway served on loopback from a
+   no added latency), each in its own process as in ``bench/read_path.py``; the
+   billing read model on, as the gateway runs by default (``--no-read-model``:
+   off, every read goes to the systems: :func:`live_reads`); the store
+   migrated, the crosswalk built, the gateway served on loopback from a
    background thread; one QuoteToCash POSTed with the viewer's API key. Its
    ``data`` is the reference answer. The gateway is then stopped (the
    simulators keep running).
@@ -27,7 +28,10 @@ How:
    upstream answer (method, URL, body → status, headers, raw body); the timed
    runs are answered from that record in memory, with no socket. A timed run
    whose upstream request was not recorded goes to the simulator and is counted
-   (``live_upstream_calls``, expected 0). The crosswalk cache's TTL is raised for
+   (``live_upstream_calls``, expected 0). With the read model on, the warm-up
+   fills it and the timed runs read Billing's lists from the store (the
+   embedded SQLite: real I/O, its thread's CPU included), within its freshness
+   bound, as a warm gateway does. The crosswalk cache's TTL is raised for
    the benchmark so the timed runs do not re-read the store. Each run's ``data``
    must equal the reference.
 
@@ -35,8 +39,9 @@ How:
    (document limits, cost budget, trace, error policy), the resolvers,
    DataLoaders and crosswalk cache look-ups, the adapters building their
    requests and the httpx client stack down to the transport, decoding the
-   upstream JSON into records, and graphql-core's execution (strawberry's
-   resolver wrappers, permissions, type checks) of the result. *Excluded*: the
+   upstream JSON into records, the read model's store queries, and graphql-core's
+   execution (strawberry's resolver wrappers, permissions, type checks) of the
+   result. *Excluded*: the
    network and the simulators (replayed), the HTTP server, authentication, and
    serializing the response (measured on its own below).
 3. **Floor.** graphql-core alone: ``graphql.build_schema`` over the SDL the
@@ -313,13 +318,18 @@ def main(
     customers: int = 50,
     runs: int = 200,
     warmup: int = 10,
+    read_model: bool = typer.Option(
+        True, help="Billing's read model on (the default configuration), else live reads."
+    ),
 ) -> None:
     query = example("quote_to_cash")
     with (
         tempfile.TemporaryDirectory() as tmp,
         simulator_processes(customers, Path(tmp) / "simulators") as urls,
     ):
-        settings = live_reads(stack_settings(urls, Path(tmp), prefix="bench_executor"))
+        settings = stack_settings(urls, Path(tmp), prefix="bench_executor")
+        if not read_model:
+            settings = live_reads(settings)
         asyncio.run(migrate(settings))
         settings, callers = authorized(settings)
         asyncio.run(rebuild_crosswalk(settings))
@@ -353,6 +363,7 @@ def main(
                 "live_upstream_calls": gateway.live_upstream_calls,
                 "json_stdlib_ms": round(json_stdlib, 2),
                 "json_view_ms": round(json_view, 2),
+                "read_model": read_model,
                 "runs": runs,
                 "customers": customers,
             }

@@ -205,9 +205,9 @@ class BillingReadModel:
     async def objects(
         self, kind: str, ids: Sequence[str], *, live: bool = False
     ) -> dict[str, Served[Any] | SourceError]:
-        """Subscriptions or invoices by id: stored ones known current within the bound,
-        the rest retrieved (one call each, Stripe having no multi-id read) and stored.
-        An id Billing does not know is absent."""
+        """Customers, subscriptions or invoices by id: stored ones known current within
+        the bound, the rest retrieved (one call each, Stripe having no multi-id read)
+        and stored. An id Billing does not know (or a deleted customer) is absent."""
         wanted = list(dict.fromkeys(ids))
         stored = await self.store.objects(kind, wanted)
         confirmed = await self._confirmed()
@@ -232,7 +232,10 @@ class BillingReadModel:
                 return Served(self._record(kind, kept), Via.READ_MODEL, as_of)
             except SourceError as error:
                 return error
-            await self.store.put(kind, body, _owner(kind, body), _second(at), at)
+            gone = bool(body.get("deleted"))  # a deleted customer is retrieved as a stub
+            await self.store.put(kind, body, _owner(kind, body), _second(at), at, deleted=gone)
+            if gone:
+                return None
             (record,) = self.client.parse(kind, [body])
             return Served(record, Via.LIVE, at)
 

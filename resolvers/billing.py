@@ -10,12 +10,14 @@ import strawberry
 
 from domain.consistency.types import SubjectKind
 from domain.ownership import Record
+from domain.records import ArPosting as PostingModel
 from domain.records import Invoice as InvoiceModel
 from domain.records import Subscription as SubscriptionModel
 from resolvers.common import Money, SourceRef
 from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo
 from resolvers.dataloaders.loader import Attempt, attempt, load
+from resolvers.known import Maybe, attempt_then
 from resolvers.node import Node, global_id, node_type
 
 if TYPE_CHECKING:
@@ -226,22 +228,24 @@ class Invoice(Node):
 
     @strawberry.field(
         description="The AR posting of this invoice in the ERP; null when not posted, or "
-        "when the ERP could not be read (`postingStatus` tells which)."
+        "when the ERP could not be read (`postingStatus` tells which).",
+        graphql_type=Annotated["ArPosting", strawberry.lazy("resolvers.revenue")] | None,
     )
-    async def erp_posting(
-        self, info: AppInfo
-    ) -> Annotated[ArPosting, strawberry.lazy("resolvers.revenue")] | None:
+    def erp_posting(self, info: AppInfo) -> Maybe[ArPosting | None]:
         from resolvers.revenue import ArPosting
 
-        found = await load(info, info.context.loaders.posting, self.key)
-        return ArPosting.build(found) if found else None
+        def use(found: Attempt[PostingModel]) -> ArPosting | None:
+            found.report(info)
+            return ArPosting.build(found.value) if found.value else None
 
-    @strawberry.field(description="Whether the ERP holds an AR posting of this invoice.")
-    async def posting_status(self, info: AppInfo) -> PostingStatus:
-        found = await attempt(info.context.loaders.posting, self.key)
-        if not found.known:
-            return PostingStatus.UNKNOWN
-        return PostingStatus.POSTED if found.value else PostingStatus.NOT_POSTED
+        return attempt_then(info.context.loaders.posting, self.key, use)
+
+    @strawberry.field(
+        description="Whether the ERP holds an AR posting of this invoice.",
+        graphql_type=PostingStatus,
+    )
+    def posting_status(self, info: AppInfo) -> Maybe[PostingStatus]:
+        return attempt_then(info.context.loaders.posting, self.key, _posting_status)
 
     @strawberry.field
     async def subscription(self, info: AppInfo) -> Subscription | None:
@@ -260,6 +264,12 @@ class Invoice(Node):
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
         return [info.context.ref(Record.INVOICE, self.key)]
+
+
+def _posting_status(found: Attempt[PostingModel]) -> PostingStatus:
+    if not found.known:
+        return PostingStatus.UNKNOWN
+    return PostingStatus.POSTED if found.value else PostingStatus.NOT_POSTED
 
 
 @node_type("Subscription")

@@ -106,6 +106,15 @@ class Context:
             task = self._memo[key] = asyncio.ensure_future(make())
         return task
 
+    def provide(self, key: Hashable, make: Callable[[], T]) -> asyncio.Future[T]:
+        """Like :meth:`once`, for a value that can be made now: unless a task for
+        ``key`` exists already, the memo holds ``make()``'s value, settled."""
+        task = self._memo.get(key)
+        if task is None:
+            task = self._memo[key] = asyncio.get_running_loop().create_future()
+            task.set_result(make())
+        return task
+
     def ref(self, record: Record, record_id: str) -> SourceRef:
         url = record_url(self.base_urls, record, record_id)
         system = SYSTEM_OF[record]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import strawberry
 
@@ -22,6 +23,7 @@ from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo, Derived
 from resolvers.dataloaders.loader import Attempt, attempt, load
+from resolvers.known import Maybe, outcome, settle, then
 from resolvers.node import Node, global_id, node_type
 from resolvers.operations import Transaction, transactions_connection
 from resolvers.pagination import Connection
@@ -165,15 +167,20 @@ class Contract(Node):
             for v in found
         ]
 
-    def _billing(self, info: AppInfo) -> Awaitable[_Billed]:
+    def _billing(self, info: AppInfo) -> asyncio.Future[_Billed]:
         return info.context.once((Derived.BILLED, self.key), lambda: self._load_billing(info))
 
     async def _load_billing(self, info: AppInfo) -> _Billed:
-        """This contract's subscription (the latest, if re-created) and its invoices."""
         # Both lists are requested before either is awaited: one billing hop.
         subs, found = await asyncio.gather(
             subscriptions_of(info, self.account_id), invoices_of(info, self.account_id)
         )
+        return self._billed_from(subs, found)
+
+    def _billed_from(
+        self, subs: Attempt[list[SubscriptionModel]], found: Attempt[list[InvoiceModel]]
+    ) -> _Billed:
+        """This contract's subscription (the latest, if re-created) and its invoices."""
         mine = [s for s in subs.value or [] if s.contract_id == self.key]
         sub = max(mine, key=lambda s: s.created_at) if mine else None
         invoices = None
@@ -183,58 +190,75 @@ class Contract(Node):
             ]
         return _Billed(sub, invoices, subs, found)
 
-    def _schedule(self, info: AppInfo) -> Awaitable[Attempt[ScheduleModel]]:
+    def _schedule(self, info: AppInfo) -> asyncio.Future[Attempt[ScheduleModel]]:
         return info.context.once((Derived.SCHEDULE, self.key), lambda: self._load_schedule(info))
 
     async def _load_schedule(self, info: AppInfo) -> Attempt[ScheduleModel]:
-        """The latest of this contract's revenue schedules (or why the ERP could not say)."""
-        found = await attempt(info.context.loaders.schedules, self.key)
-        schedules = found.value
-        latest = max(schedules, key=lambda s: s.contract_version) if schedules else None
-        return Attempt(latest, found.error, found.hop)
+        return _latest_schedule(await attempt(info.context.loaders.schedules, self.key))
 
-    @strawberry.field(description="The billing subscription for this contract.")
-    async def subscription(self, info: AppInfo) -> Subscription | None:
-        billed = await self._billing(info)
-        billed.report(info, invoices=False)
-        sub = billed.subscription
-        return Subscription.build(sub, self.account_id) if sub else None
+    # The fields below read derived data through `then`: at once when it is settled
+    # (Customer.contracts settles a page's in one step), else when it arrives.
 
-    @strawberry.field(description="Invoices billed for this contract, newest first.")
-    async def invoices(self, info: AppInfo) -> list[Invoice] | None:
-        billed = await self._billing(info)
-        billed.report(info)
-        found = billed.invoices
-        if found is None:
-            return None
-        return [Invoice.build(i, self.account_id) for i in found]
+    @strawberry.field(
+        description="The billing subscription for this contract.",
+        graphql_type=Subscription | None,
+    )
+    def subscription(self, info: AppInfo) -> Maybe[Subscription | None]:
+        def use(billed: _Billed) -> Subscription | None:
+            billed.report(info, invoices=False)
+            sub = billed.subscription
+            return Subscription.build(sub, self.account_id) if sub else None
 
-    @strawberry.field(description="The latest revenue schedule in the ERP.")
-    async def revenue_schedule(
-        self, info: AppInfo
-    ) -> Annotated[RevenueSchedule, strawberry.lazy("resolvers.revenue")] | None:
+        return then(self._billing(info), use)
+
+    @strawberry.field(
+        description="Invoices billed for this contract, newest first.",
+        graphql_type=list[Invoice] | None,
+    )
+    def invoices(self, info: AppInfo) -> Maybe[list[Invoice] | None]:
+        def use(billed: _Billed) -> list[Invoice] | None:
+            billed.report(info)
+            found = billed.invoices
+            if found is None:
+                return None
+            return [Invoice.build(i, self.account_id) for i in found]
+
+        return then(self._billing(info), use)
+
+    @strawberry.field(
+        description="The latest revenue schedule in the ERP.",
+        graphql_type=Annotated["RevenueSchedule", strawberry.lazy("resolvers.revenue")] | None,
+    )
+    def revenue_schedule(self, info: AppInfo) -> Maybe[RevenueSchedule | None]:
         from resolvers.revenue import RevenueSchedule
 
-        found = await self._schedule(info)
-        found.report(info)
-        return RevenueSchedule.build(found.value) if found.value else None
+        def use(found: Attempt[ScheduleModel]) -> RevenueSchedule | None:
+            found.report(info)
+            return RevenueSchedule.build(found.value) if found.value else None
+
+        return then(self._schedule(info), use)
 
     @strawberry.field(
         description="Whether the ERP has a revenue schedule for this contract; UNKNOWN "
         "when the ERP could not be read (then `revenueSchedule` is null without meaning "
-        "NOT_SCHEDULED)."
+        "NOT_SCHEDULED).",
+        graphql_type=ScheduleStatus,
     )
-    async def revenue_schedule_status(self, info: AppInfo) -> ScheduleStatus:
-        found = await self._schedule(info)
-        if not found.known:
-            return ScheduleStatus.UNKNOWN
-        return ScheduleStatus.SCHEDULED if found.value else ScheduleStatus.NOT_SCHEDULED
+    def revenue_schedule_status(self, info: AppInfo) -> Maybe[ScheduleStatus]:
+        return then(self._schedule(info), _schedule_status)
 
     @strawberry.field(
         description="End-to-end lifecycle stage, derived from all systems; null only "
-        "when a system this contract's stage depends on could not be read for it."
+        "when a system this contract's stage depends on could not be read for it.",
+        graphql_type=Stage | None,
     )
-    async def stage(self, info: AppInfo) -> Stage | None:
+    def stage(self, info: AppInfo) -> Maybe[Stage | None]:
+        stage = self.derive_stage(info)
+        if stage.done() and stage.result() is not None:
+            return stage.result()
+        return self._stage_or_why_not(info)
+
+    async def _stage_or_why_not(self, info: AppInfo) -> Stage | None:
         stage = await self.derive_stage(info)
         if stage is None:
             billed, schedule, renewal = await asyncio.gather(
@@ -244,7 +268,7 @@ class Contract(Node):
                 failed.report(info)
         return stage
 
-    def derive_stage(self, info: AppInfo) -> Awaitable[Stage | None]:
+    def derive_stage(self, info: AppInfo) -> asyncio.Future[Stage | None]:
         """The cross-system stage (None if a system it needs could not be read).
 
         Started at once, so stages of many contracts share their hops.
@@ -255,8 +279,11 @@ class Contract(Node):
         scheduled = self._schedule(info)  # started now: the ERP hop overlaps billing's
         renewal = self._renewal(info)
         billed = await self._billing(info)
-        found = await scheduled
-        renewed = await renewal
+        return self._stage_from(billed, await scheduled, await renewal)
+
+    def _stage_from(
+        self, billed: _Billed, found: Attempt[ScheduleModel], renewed: Attempt[bool]
+    ) -> Stage | None:
         if billed.invoices is None or not found.known or renewed.value is None:
             return None  # an input of this contract's stage is unknown
         schedule = found.value
@@ -271,11 +298,50 @@ class Contract(Node):
         return derive_stage(facts)
 
     async def _renewal(self, info: AppInfo) -> Attempt[bool]:
+        return self._renewed_from(
+            await attempt(info.context.loaders.contracts_by_account, self.account_id)
+        )
+
+    def _renewed_from(self, siblings: Attempt[list[ContractModel]]) -> Attempt[bool]:
         """Whether a later contract renews this one (or why the contract system could not say)."""
-        siblings = await attempt(info.context.loaders.contracts_by_account, self.account_id)
         if not siblings.known:
             return Attempt(None, siblings.error, siblings.hop)
         return Attempt(any(c.renewal_of == self.key for c in siblings.value or []))
+
+    def _settle(self, info: AppInfo, page: _Page) -> asyncio.Future[Any] | None:
+        """Put this contract's derived data, read from ``page``'s settled loads, in
+        the request's memo (where a field started deriving it already, that stays);
+        the derivation still to wait for, if any."""
+        context, loaders = info.context, info.context.loaders
+        billed = schedule = None
+        if page.billing:
+            billed = context.provide(
+                (Derived.BILLED, self.key),
+                lambda: self._billed_from(
+                    outcome(page.subscriptions[self.account_id], loaders.account_subscriptions.hop),
+                    outcome(page.invoices[self.account_id], loaders.account_invoices.hop),
+                ),
+            )
+        if page.schedules:
+            schedule = context.provide(
+                (Derived.SCHEDULE, self.key),
+                lambda: _latest_schedule(outcome(page.schedules[self.key], loaders.schedules.hop)),
+            )
+        if not page.stage:
+            return None
+        assert billed is not None and schedule is not None  # a stage needs both
+        if not (_succeeded(billed) and _succeeded(schedule)):
+            return self.derive_stage(info)
+        return context.provide(
+            (Derived.STAGE, self.key),
+            lambda: self._stage_from(
+                billed.result(),
+                schedule.result(),
+                self._renewed_from(
+                    outcome(page.siblings[self.account_id], loaders.contracts_by_account.hop)
+                ),
+            ),
+        )
 
     @strawberry.field
     def sources(self, info: AppInfo) -> list[SourceRef]:
@@ -296,6 +362,84 @@ class Contract(Node):
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Transaction] | None:
         return await transactions_connection(info, first=first, after=after, subject=self.key)
+
+
+_BILLED_BELOW = frozenset({"subscription", "invoices", "erpPosting", "postingStatus"})
+_SCHEDULE_BELOW = frozenset({"revenueSchedule", "revenueScheduleStatus"})
+_POSTINGS_BELOW = frozenset({"erpPosting", "postingStatus"})
+
+
+@dataclass
+class _Page:
+    """The loads a page of contracts' derived data is read from (futures by key)."""
+
+    stage: bool
+    billing: bool
+    subscriptions: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    invoices: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    siblings: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    schedules: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+
+
+async def settle_contracts(info: AppInfo, contracts: Sequence[Contract]) -> None:
+    """Settle, in one step, what the fields below ``info``'s field read of ``contracts``.
+
+    Their billing, schedules, stages and their invoices' postings (as far as
+    the selection asks for them) are loaded together — the hops the fields
+    would have caused, batched as before — and derived here once the loads are
+    in, so each contract's fields then resolve at once (:mod:`resolvers.known`)
+    instead of each field (and each derivation) awaiting on its own. Failures
+    are left for the fields to report.
+    """
+    below = info.context.lookahead.below(info)
+    stage = "stage" in below
+    loaders = info.context.loaders
+    accounts = list(dict.fromkeys(c.account_id for c in contracts))
+    page = _Page(stage=stage, billing=stage or bool(below & _BILLED_BELOW))
+    if page.billing:
+        page.subscriptions = {a: loaders.account_subscriptions.load(a) for a in accounts}
+        page.invoices = {a: loaders.account_invoices.load(a) for a in accounts}
+    if stage:
+        page.siblings = {a: loaders.contracts_by_account.load(a) for a in accounts}
+    if stage or below & _SCHEDULE_BELOW:
+        page.schedules = {c.key: loaders.schedules.load(c.key) for c in contracts}
+    await settle(
+        [
+            *page.subscriptions.values(),
+            *page.invoices.values(),
+            *page.siblings.values(),
+            *page.schedules.values(),
+        ]
+    )
+    await settle(
+        [waiting for c in contracts if (waiting := c._settle(info, page)) is not None]
+        + [c._billing(info) for c in contracts if page.billing]
+    )
+    if below & _POSTINGS_BELOW:
+        posting = info.context.loaders.posting
+        await settle(
+            posting.load(invoice.id)
+            for contract in contracts
+            if _succeeded(billed := contract._billing(info))
+            for invoice in billed.result().invoices or ()
+        )
+
+
+def _succeeded(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _latest_schedule(found: Attempt[list[ScheduleModel]]) -> Attempt[ScheduleModel]:
+    """The latest of a contract's revenue schedules (or why the ERP could not say)."""
+    schedules = found.value
+    latest = max(schedules, key=lambda s: s.contract_version) if schedules else None
+    return Attempt(latest, found.error, found.hop)
+
+
+def _schedule_status(found: Attempt[ScheduleModel]) -> ScheduleStatus:
+    if not found.known:
+        return ScheduleStatus.UNKNOWN
+    return ScheduleStatus.SCHEDULED if found.value else ScheduleStatus.NOT_SCHEDULED
 
 
 async def contract_by_number(info: AppInfo, number: str) -> Contract | None:

@@ -17,7 +17,7 @@ from resolvers.billing import Invoice, Subscription
 from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo
-from resolvers.contracts import Contract, ContractStatus
+from resolvers.contracts import Contract, ContractStatus, settle_contracts
 from resolvers.dataloaders.loader import load
 from resolvers.errors import UserInputError
 from resolvers.node import Node, global_id, node_type
@@ -110,7 +110,9 @@ class Customer(Node):
             # Stages come from billing and the ERP: one batched hop for all of them.
             stages = [await stage for stage in [c.derive_stage(info) for c in contracts]]
             contracts = [c for c, s in zip(contracts, stages, strict=True) if s == stage]
-        return slice_connection(contracts, first, after, lambda c: c)
+        page = slice_connection(contracts, first, after, lambda c: c)
+        await settle_contracts(info, [edge.node for edge in page.edges])
+        return page
 
     @strawberry.field(
         description="Subscriptions in billing, newest first (`freshness: LIVE` asks Billing "

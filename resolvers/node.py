@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,8 +24,12 @@ class Node:
     id: strawberry.ID = strawberry.field(description="Global id: opaque and stable.")
 
 
+@functools.lru_cache(maxsize=65_536)
 def global_id(type_name: str, key: str) -> strawberry.ID:
-    """The global id of the ``type_name`` object whose id in its system is ``key``."""
+    """The global id of the ``type_name`` object whose id in its system is ``key``.
+
+    Cached: a dashboard builds the ids of the same few thousand records on
+    every refresh."""
     return strawberry.ID(base64.b64encode(f"{type_name}:{key}".encode()).decode())
 
 

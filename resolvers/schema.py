@@ -24,6 +24,7 @@ from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
 from resolvers.customers import Customer, list_customers
 from resolvers.errors import SourceFailureReport
+from resolvers.executor import PlainFieldsExecutor, lean_resolvers
 from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
 from resolvers.health import SourceHealth, source_health
 from resolvers.limits import Limits, budget_extension, document_extension
@@ -158,10 +159,11 @@ class RevgraphSchema(strawberry.Schema):
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     """The schema with its request pipeline (caches, limits, error policy)."""
     limits = limits or Limits()
-    return RevgraphSchema(
+    built = RevgraphSchema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Contract, Subscription, Invoice, RevenueSchedule, ArPosting],
+        execution_context_class=PlainFieldsExecutor,
         extensions=[
             document_extension(limits),
             RequireOperationName,
@@ -171,6 +173,8 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
             ErrorPolicy,
         ],
     )
+    lean_resolvers(built._schema, built.config.info_class)
+    return built
 
 
 schema = build_schema()

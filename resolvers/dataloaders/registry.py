@@ -186,6 +186,7 @@ class Loaders:
             fetch_subscriptions = _each_customer(billing.subscriptions_for_customers)
             fetch_invoices = _each_customer(billing.invoices_for_customers)
             live_subscriptions, live_invoices = fetch_subscriptions, fetch_invoices
+            customer_by_id: Fetch = billing.customers_by_ids
             subscription_by_id: Fetch = billing.subscriptions_by_ids
             invoice_by_id: Fetch = billing.invoices_by_ids
         else:
@@ -193,6 +194,7 @@ class Loaders:
             fetch_invoices = _served(reads.invoices, noted)
             live_subscriptions = _served(partial(reads.subscriptions, live=True), noted)
             live_invoices = _served(partial(reads.invoices, live=True), noted)
+            customer_by_id = _served_objects(partial(reads.objects, "customer"), noted)
             subscription_by_id = _served_objects(partial(reads.objects, "subscription"), noted)
             invoice_by_id = _served_objects(partial(reads.objects, "invoice"), noted)
         subscriptions = many(System.BILLING, "subscriptions", fetch_subscriptions)
@@ -211,7 +213,7 @@ class Loaders:
                 System.CONTRACTS, "contractVersions", contracts.versions_by_contract_ids
             ),
             crosswalk=xwalk,
-            billing_customer=one(System.BILLING, "billingCustomers", billing.customers_by_ids),
+            billing_customer=one(System.BILLING, "billingCustomers", customer_by_id),
             subscriptions=subscriptions,
             invoices=invoices,
             account_subscriptions=many(

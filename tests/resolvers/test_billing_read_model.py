@@ -274,3 +274,46 @@ def test_invoices_by_id_come_from_the_read_model(stack: Stack, fault: Any) -> No
     fault("BILLING", down=True)
     down = httpx.post(stack.graphql_url, json={"query": NODE, "variables": {"id": invoice_id}})
     assert "errors" not in down.json() and down.json()["data"]["node"]["id"] == invoice_id
+
+
+OWNER = """query Owner($id: ID!) {
+  node(id: $id) { ... on Invoice { id customer { id name } } }
+}"""
+
+
+def customer_retrieves(stack: Stack) -> int:
+    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
+    return sum(n for route, n in routes.items() if route.startswith("GET /v1/customers/"))
+
+
+def test_billing_customers_by_id_come_from_the_read_model(stack: Stack, fault: Any) -> None:
+    # An invoice reached by id names only its billing customer: the CRM customer
+    # comes from that customer's cross-reference, read once and then kept.
+    listed = httpx.post(
+        stack.graphql_url,
+        json={
+            "query": "query I { customers(first: 10) { edges { node { id invoices(first: 1) "
+            "{ edges { node { id } } } } } } }"
+        },
+        timeout=60,
+    ).json()
+    owner, invoice_id = next(
+        (customer["node"]["id"], edge["node"]["id"])
+        for customer in listed["data"]["customers"]["edges"]
+        for edge in customer["node"]["invoices"]["edges"]
+    )
+
+    def ask() -> dict[str, Any]:
+        body: dict[str, Any] = httpx.post(
+            stack.graphql_url, json={"query": OWNER, "variables": {"id": invoice_id}}, timeout=60
+        ).json()
+        return body
+
+    first = ask()
+    assert "errors" not in first, first["errors"]
+    assert first["data"]["node"]["customer"]["id"] == owner
+    reset(stack)
+    assert ask() == first
+    assert customer_retrieves(stack) == 0
+    fault("BILLING", down=True)
+    assert ask() == first  # Billing down: still the read model's answer

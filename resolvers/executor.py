@@ -1,0 +1,338 @@
+"""The executor: graphql-core's, with plain fields completed without the machinery.
+
+Most of a dashboard's answer is *plain* fields: a leaf or a small object read
+straight off an attribute of an object a resolver already returned (``id``,
+``status``, ``total { amount currency }``, ``pageInfo``). graphql-core gives each
+of them the full treatment — a path, a resolve info, strawberry's resolver
+wrapper, the awaitable checks and the completion ladder — which costs several
+times what reading the attribute does. :class:`PlainFieldsExecutor` completes
+such fields directly: it reads the attribute and coerces the leaf with the
+type's own ``coerce_output_value`` (the same function graphql-core would call),
+and builds plain objects and lists of plain objects the same way, recursively.
+
+A field is plain when all of these hold (decided once per field group and
+request, from the schema and the document):
+
+* strawberry resolves it as a basic field (an attribute, no resolver, no
+  permission classes or other field extensions) and the request runs no
+  resolver middleware;
+* the document gives it no arguments and no directives besides the
+  already-applied ``@skip``/``@include``, and nothing is deferred;
+* its type is a leaf, or an object type without an ``is_type_of`` check whose
+  selected fields are all plain, or a list of either (nullable or not).
+
+Fields with a resolver of their own that takes nothing but the parent and
+``info`` (no arguments, no permission classes or other field extensions) get
+a lean resolver (:func:`lean_resolvers`): it builds strawberry's ``Info`` and
+calls the method, skipping strawberry's argument conversion and extension
+chain (empty for these fields) and, for ``async`` methods, its extra await.
+
+Anything unexpected while completing a plain field — a null where the schema
+says non-null, a value the scalar will not coerce, an object where a list
+should be — sends that field back through graphql-core's own path, which
+raises the error it always raised at the path it always used. So the answer,
+errors included, is graphql-core's; only the cost differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
+
+_APPLIED_DIRECTIVES = frozenset({"skip", "include"})
+
+
+class _NotPlain(Exception):
+    """Raised inside a plain completion: hand the field back to graphql-core."""
+
+
+_NOT_PLAIN = _NotPlain()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """How to complete one plain field from its parent object."""
+
+    response_name: str
+    attribute: str
+    non_null: bool
+    complete: Callable[[Any], Any]
+    """The (non-None) attribute value → its completed value; raises _NotPlain."""
+
+
+class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, completing plain fields directly (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_fields: dict[tuple[str, int], tuple[FieldDetailsList, _Plain | None]] = {}
+        self._selections: dict[
+            tuple[str, int],
+            tuple[GroupedFieldSet, list[tuple[str, FieldDetailsList, _Plain | None]]],
+        ] = {}
+        manager = self.middleware_manager
+        self._no_middleware = manager is None or not manager.middlewares
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if not self._no_middleware:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, plain in self._fields(
+                parent_type, grouped_field_set
+            ):
+                if plain is not None:
+                    try:
+                        value = getattr(source_value, plain.attribute)
+                        if value is not None:
+                            results[response_name] = plain.complete(value)
+                            continue
+                        if not plain.non_null:
+                            results[response_name] = None
+                            continue
+                    except (_NotPlain, AttributeError):
+                        pass  # graphql-core's path raises the error where it belongs
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._gathered(results, awaitable_fields)
+
+    @staticmethod
+    async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+        # graphql-core's own tail of execute_fields: await what is awaitable.
+        if len(awaitable_fields) == 1:
+            name = awaitable_fields[0]
+            results[name] = await results[name]
+        else:
+            values = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+            results.update(zip(awaitable_fields, values, strict=True))
+        return results
+
+    # -- deciding what is plain -------------------------------------------------------
+
+    def _fields(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> list[tuple[str, FieldDetailsList, _Plain | None]]:
+        """The fields of a selection, each with its plain completion (None: not plain)."""
+        key = (parent_type.name, id(grouped_field_set))
+        cached = self._selections.get(key)
+        if cached is None:
+            fields = [
+                (name, details, self._plain(parent_type, details))
+                for name, details in grouped_field_set.items()
+            ]
+            # Kept alive with its plan, so the selection's id is not reused.
+            cached = self._selections[key] = (grouped_field_set, fields)
+        return cached[1]
+
+    def _plain(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> _Plain | None:
+        key = (parent_type.name, id(details))
+        cached = self._plain_fields.get(key)
+        if cached is None:
+            # The field group is kept alive with its plan, so its id is not reused.
+            cached = self._plain_fields[key] = (details, self._plan(parent_type, details))
+        return cached[1]
+
+    def _plan(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> _Plain | None:
+        first = details[0].node
+        for detail in details:
+            node = detail.node
+            if detail.defer_usage is not None or detail.fragment_variable_values is not None:
+                return None
+            if node.arguments or any(
+                d.name.value not in _APPLIED_DIRECTIVES for d in node.directives or ()
+            ):
+                return None
+        field_def = parent_type.fields.get(first.name.value)
+        if field_def is None or field_def.args:
+            return None
+        definition = field_def.extensions.get("strawberry-definition")
+        # Basic: no resolver and no field extensions (permission classes are one),
+        # read with getattr (strawberry's default resolver, unless configured otherwise).
+        if (
+            not isinstance(definition, StrawberryField)
+            or not definition.is_basic_field
+            or definition.default_resolver is not getattr
+        ):
+            return None
+        attribute = definition.python_name
+        field_type = field_def.type
+        non_null = is_non_null_type(field_type)
+        complete = self._completion(_nullable(field_type), details)
+        if complete is None:
+            return None
+        return _Plain(
+            response_name=(first.alias or first.name).value,
+            attribute=attribute,
+            non_null=non_null,
+            complete=complete,
+        )
+
+    def _completion(
+        self, field_type: GraphQLOutputType, details: FieldDetailsList
+    ) -> Callable[[Any], Any] | None:
+        """How to complete a non-None value of ``field_type`` (None: not plain)."""
+        if is_leaf_type(field_type):
+            return _leaf(field_type)
+        if is_list_type(field_type):
+            item_type = field_type.of_type
+            item = self._completion(_nullable(item_type), details)
+            if item is None:
+                return None
+            return _list(item, non_null_items=is_non_null_type(item_type))
+        if is_object_type(field_type) and field_type.is_type_of is None:
+            return self._object(field_type, details)
+        return None
+
+    def _object(
+        self, object_type: GraphQLObjectType, details: FieldDetailsList
+    ) -> Callable[[Any], Any] | None:
+        collected = self.collect_subfields(object_type, details)
+        if collected.new_defer_usages:
+            return None
+        fields: list[_Plain] = []
+        for sub_details in collected.grouped_field_set.values():
+            plain = self._plain(object_type, sub_details)
+            if plain is None:
+                return None
+            fields.append(plain)
+        return _object(tuple(fields))
+
+
+def _nullable(field_type: GraphQLOutputType) -> GraphQLOutputType:
+    return field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+
+
+def _leaf(leaf_type: GraphQLLeafType) -> Callable[[Any], Any]:
+    coerce = leaf_type.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        try:
+            coerced = coerce(value)
+        except Exception:
+            raise _NOT_PLAIN from None
+        if coerced is None or coerced is Undefined:
+            raise _NOT_PLAIN
+        return coerced
+
+    return complete
+
+
+def _list(item: Callable[[Any], Any], *, non_null_items: bool) -> Callable[[Any], Any]:
+    def complete(value: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise _NOT_PLAIN  # another iterable, or not one: graphql-core decides
+        completed: list[Any] = []
+        for entry in value:
+            if entry is None:
+                if non_null_items:
+                    raise _NOT_PLAIN
+                completed.append(None)
+            else:
+                completed.append(item(entry))
+        return completed
+
+    return complete
+
+
+def _object(fields: tuple[_Plain, ...]) -> Callable[[Any], Any]:
+    def complete(value: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for plain in fields:
+            attribute = getattr(value, plain.attribute)
+            if attribute is None:
+                if plain.non_null:
+                    raise _NOT_PLAIN
+                result[plain.response_name] = None
+            else:
+                result[plain.response_name] = plain.complete(attribute)
+        return result
+
+    return complete
+
+
+def lean_resolvers(schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> None:
+    """Give fields whose resolver takes only the parent and ``info`` a lean resolver.
+
+    Applied once to the built schema. Strawberry's own resolver for such a field
+    converts no arguments and runs no field extensions, so calling the method
+    directly with strawberry's ``Info`` is the same call, minus the wrapping.
+    """
+    for named_type in schema.type_map.values():
+        if not isinstance(named_type, GraphQLObjectType) or named_type.name.startswith("__"):
+            continue
+        for field_def in named_type.fields.values():
+            definition = field_def.extensions.get("strawberry-definition")
+            resolver = getattr(definition, "base_resolver", None)
+            if (
+                not isinstance(definition, StrawberryField)
+                or resolver is None
+                or definition.extensions
+                or definition.arguments
+                or field_def.args
+                or resolver.parent_parameter is not None
+                or resolver.root_parameter is not None
+            ):
+                continue
+            field_def.resolve = _lean(definition, resolver, info_class)
+
+
+def _lean(
+    field: StrawberryField, resolver: StrawberryResolver[Any], info_class: type[Info[Any, Any]]
+) -> Callable[..., Any]:
+    method = resolver.wrapped_func
+    assert callable(method)  # static and class methods are bound when the type is built
+    info_parameter = resolver.info_parameter
+    info_name = info_parameter.name if info_parameter is not None else None
+    takes_self = resolver.self_parameter is not None
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        kwargs = {info_name: info_class(_raw_info=info, _field=field)} if info_name else {}
+        return method(source, **kwargs) if takes_self else method(**kwargs)
+
+    return resolve
