@@ -16,8 +16,8 @@ from domain.records import Subscription as SubscriptionModel
 from resolvers.common import Money, SourceRef
 from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo
-from resolvers.dataloaders.loader import Attempt, attempt, load
-from resolvers.known import Maybe, attempt_then
+from resolvers.dataloaders.loader import Attempt, SourceLoader, attempt, load
+from resolvers.known import Maybe, attempt_then, prepare, settled
 from resolvers.node import Node, global_id, node_type
 
 if TYPE_CHECKING:
@@ -239,6 +239,21 @@ class Invoice(Node):
             return ArPosting.build(found.value) if found.value else None
 
         return attempt_then(info.context.loaders.posting, self.key, use)
+
+    def prepare_posting(self, postings: SourceLoader[PostingModel]) -> None:
+        """Prepare ``erpPosting`` and ``postingStatus`` from a settled load of this
+        invoice's posting (:func:`resolvers.known.prepare`); a failed load prepares
+        only the status (``erpPosting``'s resolver reports the failure)."""
+        found = settled(postings, self.key)
+        if found is None:
+            return
+        if not found.known:
+            prepare(self, posting_status=PostingStatus.UNKNOWN)
+            return
+        from resolvers.revenue import ArPosting
+
+        posting = ArPosting.build(found.value) if found.value else None
+        prepare(self, erp_posting=posting, posting_status=_posting_status(found))
 
     @strawberry.field(
         description="Whether the ERP holds an AR posting of this invoice.",

@@ -23,7 +23,7 @@ from resolvers.common import Money, SourceRef, money_or_none
 from resolvers.consistency import ConsistencyReport, report_of
 from resolvers.context import AppInfo, Derived
 from resolvers.dataloaders.loader import Attempt, attempt, load
-from resolvers.known import Maybe, outcome, settle, then
+from resolvers.known import Maybe, outcome, prepare, settle, then
 from resolvers.node import Node, global_id, node_type
 from resolvers.operations import Transaction, transactions_connection
 from resolvers.pagination import Connection
@@ -206,10 +206,13 @@ class Contract(Node):
     def subscription(self, info: AppInfo) -> Maybe[Subscription | None]:
         def use(billed: _Billed) -> Subscription | None:
             billed.report(info, invoices=False)
-            sub = billed.subscription
-            return Subscription.build(sub, self.account_id) if sub else None
+            return self._subscription_of(billed)
 
         return then(self._billing(info), use)
+
+    def _subscription_of(self, billed: _Billed) -> Subscription | None:
+        sub = billed.subscription
+        return Subscription.build(sub, self.account_id) if sub else None
 
     @strawberry.field(
         description="Invoices billed for this contract, newest first.",
@@ -218,23 +221,22 @@ class Contract(Node):
     def invoices(self, info: AppInfo) -> Maybe[list[Invoice] | None]:
         def use(billed: _Billed) -> list[Invoice] | None:
             billed.report(info)
-            found = billed.invoices
-            if found is None:
-                return None
-            return [Invoice.build(i, self.account_id) for i in found]
+            return self._invoices_of(billed)
 
         return then(self._billing(info), use)
+
+    def _invoices_of(self, billed: _Billed) -> list[Invoice] | None:
+        found = billed.invoices
+        return None if found is None else [Invoice.build(i, self.account_id) for i in found]
 
     @strawberry.field(
         description="The latest revenue schedule in the ERP.",
         graphql_type=Annotated["RevenueSchedule", strawberry.lazy("resolvers.revenue")] | None,
     )
     def revenue_schedule(self, info: AppInfo) -> Maybe[RevenueSchedule | None]:
-        from resolvers.revenue import RevenueSchedule
-
         def use(found: Attempt[ScheduleModel]) -> RevenueSchedule | None:
             found.report(info)
-            return RevenueSchedule.build(found.value) if found.value else None
+            return _schedule_of(found)
 
         return then(self._schedule(info), use)
 
@@ -307,6 +309,31 @@ class Contract(Node):
         if not siblings.known:
             return Attempt(None, siblings.error, siblings.hop)
         return Attempt(any(c.renewal_of == self.key for c in siblings.value or []))
+
+    def _prepare(self, info: AppInfo, below: frozenset[str]) -> None:
+        """Prepare the fields ``below`` asks for whose data is settled and has no
+        failure to report (:func:`resolvers.known.prepare`): the executor then
+        completes them without calling their resolvers."""
+        values: dict[str, Any] = {}
+        if below & _BILLED_BELOW and _succeeded(billing := self._billing(info)):
+            billed = billing.result()
+            if "subscription" in below and billed.subscriptions.known:
+                values["subscription"] = self._subscription_of(billed)
+            if "invoices" in below and billed.invoices is not None:
+                invoices = self._invoices_of(billed) or []
+                if below & _POSTINGS_BELOW:
+                    for invoice in invoices:
+                        invoice.prepare_posting(info.context.loaders.posting)
+                values["invoices"] = invoices
+        if below & _SCHEDULE_BELOW and _succeeded(schedule := self._schedule(info)):
+            found = schedule.result()
+            values["revenue_schedule_status"] = _schedule_status(found)
+            if found.known:
+                values["revenue_schedule"] = _schedule_of(found)
+        stage = self.derive_stage(info) if "stage" in below else None
+        if stage is not None and _succeeded(stage) and stage.result() is not None:
+            values["stage"] = stage.result()  # (a null stage: its resolver says why)
+        prepare(self, **values)
 
     def _settle(self, info: AppInfo, page: _Page) -> asyncio.Future[Any] | None:
         """Put this contract's derived data, read from ``page``'s settled loads, in
@@ -423,10 +450,18 @@ async def settle_contracts(info: AppInfo, contracts: Sequence[Contract]) -> None
             if _succeeded(billed := contract._billing(info))
             for invoice in billed.result().invoices or ()
         )
+    for contract in contracts:
+        contract._prepare(info, below)
 
 
 def _succeeded(future: asyncio.Future[Any]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _schedule_of(found: Attempt[ScheduleModel]) -> RevenueSchedule | None:
+    from resolvers.revenue import RevenueSchedule
+
+    return RevenueSchedule.build(found.value) if found.value else None
 
 
 def _latest_schedule(found: Attempt[list[ScheduleModel]]) -> Attempt[ScheduleModel]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -56,8 +57,11 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
+
+from resolvers.known import PREPARED
 
 _APPLIED_DIRECTIVES = frozenset({"skip", "include"})
 
@@ -69,15 +73,20 @@ class _NotPlain(Exception):
 _NOT_PLAIN = _NotPlain()
 
 
+_MISSING = object()
+"""What reading a prepared field gives when its parent did not prepare it."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Plain:
     """How to complete one plain field from its parent object."""
 
     response_name: str
-    attribute: str
+    read: Callable[[Any], Any]
+    """The parent object → the field's value (``_MISSING``: not prepared)."""
     non_null: bool
     complete: Callable[[Any], Any]
-    """The (non-None) attribute value → its completed value; raises _NotPlain."""
+    """The (non-None) value → its completed value; raises _NotPlain."""
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -114,12 +123,13 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             ):
                 if plain is not None:
                     try:
-                        value = getattr(source_value, plain.attribute)
-                        if value is not None:
+                        value = plain.read(source_value)
+                        if value is None:
+                            if not plain.non_null:
+                                results[response_name] = None
+                                continue
+                        elif value is not _MISSING:
                             results[response_name] = plain.complete(value)
-                            continue
-                        if not plain.non_null:
-                            results[response_name] = None
                             continue
                     except (_NotPlain, AttributeError):
                         pass  # graphql-core's path raises the error where it belongs
@@ -192,15 +202,17 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if field_def is None or field_def.args:
             return None
         definition = field_def.extensions.get("strawberry-definition")
-        # Basic: no resolver and no field extensions (permission classes are one),
-        # read with getattr (strawberry's default resolver, unless configured otherwise).
-        if (
-            not isinstance(definition, StrawberryField)
-            or not definition.is_basic_field
-            or definition.default_resolver is not getattr
-        ):
+        if not isinstance(definition, StrawberryField):
             return None
-        attribute = definition.python_name
+        read: Callable[[Any], Any]
+        if definition.is_basic_field and definition.default_resolver is getattr:
+            # No resolver and no field extensions (permission classes are one), read
+            # with getattr (strawberry's default resolver, unless configured otherwise).
+            read = attrgetter(definition.python_name)
+        elif definition.base_resolver is not None and not definition.extensions:
+            read = _prepared_reader(definition.python_name)
+        else:
+            return None
         field_type = field_def.type
         non_null = is_non_null_type(field_type)
         complete = self._completion(_nullable(field_type), details)
@@ -208,7 +220,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return _Plain(
             response_name=(first.alias or first.name).value,
-            attribute=attribute,
+            read=read,
             non_null=non_null,
             complete=complete,
         )
@@ -225,12 +237,15 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             if item is None:
                 return None
             return _list(item, non_null_items=is_non_null_type(item_type))
-        if is_object_type(field_type) and field_type.is_type_of is None:
-            return self._object(field_type, details)
+        if is_object_type(field_type):
+            instance_of = _instance_of(field_type)
+            if instance_of is _UNCHECKABLE:
+                return None
+            return self._object(field_type, details, instance_of)
         return None
 
     def _object(
-        self, object_type: GraphQLObjectType, details: FieldDetailsList
+        self, object_type: GraphQLObjectType, details: FieldDetailsList, instance_of: type | None
     ) -> Callable[[Any], Any] | None:
         collected = self.collect_subfields(object_type, details)
         if collected.new_defer_usages:
@@ -241,7 +256,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             if plain is None:
                 return None
             fields.append(plain)
-        return _object(tuple(fields))
+        return _object(tuple(fields), instance_of)
 
 
 def _nullable(field_type: GraphQLOutputType) -> GraphQLOutputType:
@@ -280,20 +295,51 @@ def _list(item: Callable[[Any], Any], *, non_null_items: bool) -> Callable[[Any]
     return complete
 
 
-def _object(fields: tuple[_Plain, ...]) -> Callable[[Any], Any]:
+def _object(fields: tuple[_Plain, ...], instance_of: type | None) -> Callable[[Any], Any]:
     def complete(value: Any) -> dict[str, Any]:
+        if instance_of is not None and not isinstance(value, instance_of):
+            raise _NOT_PLAIN  # graphql-core asks the type's is_type_of
         result: dict[str, Any] = {}
         for plain in fields:
-            attribute = getattr(value, plain.attribute)
-            if attribute is None:
+            field_value = plain.read(value)
+            if field_value is None:
                 if plain.non_null:
                     raise _NOT_PLAIN
                 result[plain.response_name] = None
+            elif field_value is _MISSING:
+                raise _NOT_PLAIN  # not prepared: its resolver runs
             else:
-                result[plain.response_name] = plain.complete(attribute)
+                result[plain.response_name] = plain.complete(field_value)
         return result
 
     return complete
+
+
+_UNCHECKABLE = type("_Uncheckable", (), {})
+
+
+def _instance_of(object_type: GraphQLObjectType) -> type | None:
+    """The class a value must be an instance of to complete as ``object_type``
+    (None: any value), or ``_UNCHECKABLE``.
+
+    Strawberry gives types that implement interfaces an ``is_type_of`` that
+    accepts instances of the type's class (among others); an instance passes it
+    for sure. A type's own ``is_type_of`` cannot be second-guessed.
+    """
+    if object_type.is_type_of is None:
+        return None
+    definition = object_type.extensions.get("strawberry-definition")
+    if not isinstance(definition, StrawberryObjectDefinition) or definition.is_type_of:
+        return _UNCHECKABLE
+    return definition.origin
+
+
+def _prepared_reader(name: str) -> Callable[[Any], Any]:
+    def read(source: Any) -> Any:
+        known = getattr(source, PREPARED, None)
+        return _MISSING if known is None else known.get(name, _MISSING)
+
+    return read
 
 
 def lean_resolvers(schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> None:

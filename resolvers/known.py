@@ -12,6 +12,13 @@ dashboard's rows complete synchronously, level by level.
 A resolver that uses :func:`then` is a plain ``def`` declared with
 ``strawberry.field(graphql_type=...)``: its Python return type is
 ``T | Awaitable[T]``, which graphql-core handles either way.
+
+A parent that settled the data can go one step further and :func:`prepare`
+an object's resolver fields: the values their resolvers would return, when
+there is no failure for them to report. The executor
+(:class:`~resolvers.executor.PlainFieldsExecutor`) then completes those fields
+like plain attributes, without calling the resolver; a field not prepared (or
+with arguments, or guarded by a permission class) is resolved as always.
 """
 
 from __future__ import annotations
@@ -29,6 +36,20 @@ V = TypeVar("V")
 
 Maybe: TypeAlias = T | Awaitable[T]
 """A resolver's value: now if it is known, else later."""
+
+PREPARED = "_prepared"
+"""The attribute holding an object's prepared field values (by Python field name)."""
+
+
+def prepare(target: object, **values: Any) -> None:
+    """Prepare resolver fields of ``target`` (Python names → the value each resolver
+    would return). Only for values with nothing to report: a failure is reported
+    by the field's resolver, at its path."""
+    known: dict[str, Any] | None = getattr(target, PREPARED, None)
+    if known is None:
+        setattr(target, PREPARED, values)
+    else:
+        known.update(values)
 
 
 def then(future: asyncio.Future[T], use: Callable[[T], R]) -> Maybe[R]:
@@ -62,6 +83,18 @@ async def _attempt_later(
     return use(outcome(future, hop))
 
 
+def settled(loader: SourceLoader[V], key: str) -> Attempt[V] | None:
+    """What loading ``key`` gave, if it is settled as a value or a source failure
+    (None: still pending, or failed unexpectedly — its field will raise that)."""
+    future = loader.load(key)
+    if not future.done() or future.cancelled():
+        return None
+    error = future.exception()
+    if error is not None and not isinstance(error, SourceError):
+        return None
+    return outcome(future, loader.hop)
+
+
 def outcome(future: asyncio.Future[Any], hop: str) -> Attempt[Any]:
     """What a settled load of ``hop`` gave: its value, or the :class:`SourceError` it
     failed with (any other failure is raised)."""
@@ -80,8 +113,11 @@ async def settle(waits: Iterable[Awaitable[Any]]) -> None:
     it at its own path, as it would have without the settling.
     """
     pending = [asyncio.ensure_future(w) for w in waits]
-    if pending:
-        await asyncio.wait(pending)
-        for future in pending:
-            if not future.cancelled():
-                future.exception()  # observed: the fields report it
+    for future in pending:
+        # One at a time: the loads of a batch settle together, so after the first
+        # wake-up most are done (a callback per future would cost one each).
+        if not future.done():
+            await asyncio.wait((future,))
+    for future in pending:
+        if not future.cancelled():
+            future.exception()  # observed: the fields report it

@@ -79,12 +79,11 @@ class SourceLoader(BatchWindow[str, V_co], Generic[V_co]):
         self._asked_by = origin
         token = _cause.set(cause) if cause is not None else None
         try:
-            future = self.load(key)
+            self.load(key)
         finally:
             self._asked_by = None
             if token is not None:
                 _cause.reset(token)
-        future.add_done_callback(_observed)
 
     def on_open(self) -> int:
         origin = self._asked_by or _origin.get()
@@ -114,11 +113,6 @@ class SourceLoader(BatchWindow[str, V_co], Generic[V_co]):
         if self.after_batch is not None:
             self.after_batch(found)
         return [found[k] if k in found else self._default() for k in keys]
-
-
-def _observed(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 @dataclass(frozen=True)

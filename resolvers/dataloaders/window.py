@@ -63,6 +63,16 @@ class BatchWindow(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
             self.loop.call_soon(self._close_in, ticks - 1)
             return
         batch, self._window = self._window, []
-        task = asyncio.ensure_future(dispatch_queue_batch(self, batch))
+        task = asyncio.ensure_future(self._dispatch(batch))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    async def _dispatch(self, batch: list[Loader]) -> None:
+        await dispatch_queue_batch(self, batch)
+        # A failed load is read by the field that wants it; one made ahead for a
+        # field that never came must not be logged as an unobserved exception.
+        # (Once per batch here, not a done-callback per load.)
+        for queued in batch:
+            future = queued.future
+            if future.done() and not future.cancelled():
+                future.exception()

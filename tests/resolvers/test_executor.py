@@ -24,6 +24,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from resolvers.executor import PlainFieldsExecutor, lean_resolvers
+from resolvers.known import prepare
 
 
 @strawberry.enum
@@ -79,6 +80,17 @@ class Item(Named):
     def times(self, n: int) -> int:
         return self.count * n
 
+    # (strawberry.field with arguments is typed as returning Any: see pyproject's mypy)
+    @strawberry.field(permission_classes=[Deny])  # type: ignore[untyped-decorator]
+    def guarded(self) -> int | None:
+        return self.count
+
+
+@strawberry.type
+class Box:
+    item: Item
+    wrong: Item  # holds something else: graphql-core's is_type_of error
+
 
 def item(number: int, **changes: Any) -> Item:
     values: dict[str, Any] = {
@@ -122,6 +134,10 @@ class Query:
     @strawberry.field
     def good(self) -> list[Item]:
         return items()[:2]
+
+    @strawberry.field
+    def boxes(self) -> list[Box]:
+        return [Box(item=item, wrong=item.amount) for item in items()[:2]]  # type: ignore[arg-type]
 
     @strawberry.field
     def named(self) -> list[Named]:
@@ -168,6 +184,8 @@ QUERIES = {
       fragment Bits on Item { id count ... on Item { color } }""",
     "merged selections": "{ items { amount { value } amount { currency } id } }",
     "permission": "{ items { id secret } }",
+    "typed objects": "{ boxes { item { id amount { value } } } }",
+    "wrong object": "{ boxes { wrong { id } } }",
     "interface": "{ named { name ... on Item { id amount { value } } } }",
 }
 
@@ -240,3 +258,37 @@ def test_lean_resolvers_only_where_nothing_is_skipped() -> None:
         if field.resolve is not None and field.resolve.__qualname__.startswith("_lean.")
     }
     assert replaced == {"doubled", "later"}  # not `times` (arguments), not `secret` (permission)
+
+
+@strawberry.type
+class Shelf:
+    rows: list[Item]
+
+
+@strawberry.type
+class ShelfQuery:
+    @strawberry.field
+    def shelf(self, info: Info[Any, Any]) -> Shelf:
+        return Shelf(rows=info.root_value)
+
+
+def test_prepared_values_are_used_and_permissions_still_apply() -> None:
+    prepared = item(1)
+    prepare(prepared, doubled=-1, guarded=7)
+    schema = strawberry.Schema(ShelfQuery, execution_context_class=PlainFieldsExecutor)
+    lean_resolvers(schema._schema, schema.config.info_class)
+    result = asyncio.run(
+        schema.execute("{ shelf { rows { id doubled guarded } } }", root_value=[prepared, item(2)])
+    )
+    assert result.data == {
+        "shelf": {
+            "rows": [
+                {"id": "I1", "doubled": -1, "guarded": None},  # prepared; guard still asked
+                {"id": "I2", "doubled": 4, "guarded": None},  # its resolver ran
+            ]
+        }
+    }
+    assert [e.path for e in result.errors or []] == [
+        ["shelf", "rows", 0, "guarded"],
+        ["shelf", "rows", 1, "guarded"],
+    ]
