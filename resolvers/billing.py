@@ -289,11 +289,31 @@ def _posting_status(found: Attempt[PostingModel]) -> PostingStatus:
 
 @node_type("Subscription")
 async def _subscription_nodes(info: AppInfo, ids: list[str]) -> list[Subscription | None]:
-    found = await info.context.loaders.subscription.load_many(ids)
+    return await _subscriptions(info.context.loaders.subscription, ids)
+
+
+@node_type("Subscription", live=True)
+async def _live_subscription_nodes(info: AppInfo, ids: list[str]) -> list[Subscription | None]:
+    return await _subscriptions(info.context.loaders.live_subscription, ids)
+
+
+async def _subscriptions(
+    loader: SourceLoader[SubscriptionModel], ids: list[str]
+) -> list[Subscription | None]:
+    found = await loader.load_many(ids)
     return [Subscription.build(s, None) if s else None for s in found]
 
 
 @node_type("Invoice")
 async def _invoice_nodes(info: AppInfo, ids: list[str]) -> list[Invoice | None]:
-    found = await info.context.loaders.invoice.load_many(ids)
+    return await _invoices(info.context.loaders.invoice, ids)
+
+
+@node_type("Invoice", live=True)
+async def _live_invoice_nodes(info: AppInfo, ids: list[str]) -> list[Invoice | None]:
+    return await _invoices(info.context.loaders.live_invoice, ids)
+
+
+async def _invoices(loader: SourceLoader[InvoiceModel], ids: list[str]) -> list[Invoice | None]:
+    found = await loader.load_many(ids)
     return [Invoice.build(i, None) if i else None for i in found]

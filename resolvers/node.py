@@ -48,20 +48,24 @@ NodeFetcher = Callable[[Any, list[str]], Awaitable[Sequence[Node | None]]]
 """Given ``info`` and ids in one system, the nodes in the same order (None: absent)."""
 
 _FETCHERS: dict[str, NodeFetcher] = {}
+_LIVE_FETCHERS: dict[str, NodeFetcher] = {}
 
 
-def node_type(type_name: str) -> Callable[[NodeFetcher], NodeFetcher]:
-    """Register how nodes of ``type_name`` are fetched by ``node``/``nodes``."""
+def node_type(type_name: str, *, live: bool = False) -> Callable[[NodeFetcher], NodeFetcher]:
+    """Register how nodes of ``type_name`` are fetched by ``node``/``nodes`` (``live``:
+    when asked with ``freshness: LIVE``, for types a read model may serve)."""
 
     def register(fetch: NodeFetcher) -> NodeFetcher:
-        _FETCHERS[type_name] = fetch
+        (_LIVE_FETCHERS if live else _FETCHERS)[type_name] = fetch
         return fetch
 
     return register
 
 
-async def resolve_nodes(info: Any, ids: Sequence[str]) -> list[Node | None]:
-    """Nodes for global ids, in order: one batch per type; unknown ids are None."""
+async def resolve_nodes(info: Any, ids: Sequence[str], *, live: bool = False) -> list[Node | None]:
+    """Nodes for global ids, in order: one batch per type; unknown ids are None.
+
+    ``live``: types that have a live fetcher are asked of their system itself."""
     parsed = [parse_global_id(value) for value in ids]
     by_type: dict[str, list[str]] = {}
     for type_name, key in parsed:
@@ -70,7 +74,8 @@ async def resolve_nodes(info: Any, ids: Sequence[str]) -> list[Node | None]:
         by_type.setdefault(type_name, []).append(key)
     found: dict[tuple[str, str], Node | None] = {}
     for type_name, keys in by_type.items():
-        nodes = await _FETCHERS[type_name](info, keys)
+        fetch = (_LIVE_FETCHERS.get(type_name) if live else None) or _FETCHERS[type_name]
+        nodes = await fetch(info, keys)
         found.update(zip(((type_name, k) for k in keys), nodes, strict=True))
     return [found[p] for p in parsed]
 

@@ -22,7 +22,7 @@ from resolvers.consistency import (
 )
 from resolvers.context import AppInfo
 from resolvers.contracts import Contract, contract_by_number
-from resolvers.customers import Customer, list_customers
+from resolvers.customers import Customer, Freshness, list_customers
 from resolvers.errors import SourceFailureReport
 from resolvers.executor import PlainFieldsExecutor, lean_resolvers
 from resolvers.extensions import ErrorPolicy, RequireOperationName, TraceReport
@@ -41,17 +41,26 @@ from sources.systems import System
 
 @strawberry.type
 class Query(OperationsQuery, AuditQuery):
-    @strawberry.field(description="Any entity by its global id.", permission_classes=[CanRead])
-    async def node(self, info: AppInfo, id: strawberry.ID) -> Node | None:
-        (found,) = await _nodes(info, [id])
+    @strawberry.field(
+        description="Any entity by its global id (`freshness: LIVE` asks Billing itself "
+        "for a subscription or invoice, bypassing the read model; it costs more).",
+        permission_classes=[CanRead],
+    )
+    async def node(
+        self, info: AppInfo, id: strawberry.ID, freshness: Freshness = Freshness.POLICY
+    ) -> Node | None:
+        (found,) = await _nodes(info, [id], freshness)
         return found
 
     @strawberry.field(
-        description="Entities by global ids, in order (null where absent).",
+        description="Entities by global ids, in order (null where absent; `freshness` "
+        "as for `node`).",
         permission_classes=[CanRead],
     )
-    async def nodes(self, info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
-        return await _nodes(info, ids)
+    async def nodes(
+        self, info: AppInfo, ids: list[strawberry.ID], freshness: Freshness = Freshness.POLICY
+    ) -> list[Node | None]:
+        return await _nodes(info, ids, freshness)
 
     @strawberry.field(
         description="Customers from the CRM ordered by name; filters combine with AND.",
@@ -134,9 +143,11 @@ class Query(OperationsQuery, AuditQuery):
         return ownership_rules()
 
 
-async def _nodes(info: AppInfo, ids: list[strawberry.ID]) -> list[Node | None]:
+async def _nodes(
+    info: AppInfo, ids: list[strawberry.ID], freshness: Freshness
+) -> list[Node | None]:
     try:
-        return await resolve_nodes(info, ids)
+        return await resolve_nodes(info, ids, live=freshness is Freshness.LIVE)
     except SourceError as error:
         info.context.failures.record(error, "nodes", info.path.as_list())
         return [None] * len(ids)

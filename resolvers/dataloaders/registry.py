@@ -151,6 +151,10 @@ class Loaders:
     """``account_invoices`` read live (``freshness: LIVE``), bypassing the read model."""
     subscription: SourceLoader[Subscription]
     invoice: SourceLoader[Invoice]
+    live_subscription: SourceLoader[Subscription]
+    """``subscription`` read live (``freshness: LIVE``), bypassing the read model."""
+    live_invoice: SourceLoader[Invoice]
+    """``invoice`` read live (``freshness: LIVE``), bypassing the read model."""
     schedules: SourceLoader[list[RevenueSchedule]]
     """By contract id."""
     schedule: SourceLoader[RevenueSchedule]
@@ -189,6 +193,7 @@ class Loaders:
             customer_by_id: Fetch = billing.customers_by_ids
             subscription_by_id: Fetch = billing.subscriptions_by_ids
             invoice_by_id: Fetch = billing.invoices_by_ids
+            live_subscription_by_id, live_invoice_by_id = subscription_by_id, invoice_by_id
         else:
             fetch_subscriptions = _served(reads.subscriptions, noted)
             fetch_invoices = _served(reads.invoices, noted)
@@ -197,6 +202,12 @@ class Loaders:
             customer_by_id = _served_objects(partial(reads.objects, "customer"), noted)
             subscription_by_id = _served_objects(partial(reads.objects, "subscription"), noted)
             invoice_by_id = _served_objects(partial(reads.objects, "invoice"), noted)
+            live_subscription_by_id = _served_objects(
+                partial(reads.objects, "subscription", live=True), noted
+            )
+            live_invoice_by_id = _served_objects(
+                partial(reads.objects, "invoice", live=True), noted
+            )
         subscriptions = many(System.BILLING, "subscriptions", fetch_subscriptions)
         invoices = many(System.BILLING, "invoices", fetch_invoices)
         live_subs = many(System.BILLING, "liveSubscriptions", live_subscriptions)
@@ -226,6 +237,8 @@ class Loaders:
             live_account_invoices=many(None, "liveAccountInvoices", _by_account(xwalk, live_invs)),
             subscription=one(System.BILLING, "subscriptionsById", subscription_by_id),
             invoice=one(System.BILLING, "invoicesById", invoice_by_id),
+            live_subscription=one(System.BILLING, "liveSubscriptionsById", live_subscription_by_id),
+            live_invoice=one(System.BILLING, "liveInvoicesById", live_invoice_by_id),
             schedules=many(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids),
             schedule=one(System.ERP, "revenueSchedulesById", erp.schedules_by_ids),
             schedule_lines=many(

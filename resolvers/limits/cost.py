@@ -170,8 +170,8 @@ class _Costing:
                 items = 1  # the connection's page size counts these
             else:
                 items = self.limits.estimate(parent.name if parent else "?", name)
-            return 1 + items * inner.total, True
-        return 1 + inner.total, False
+            return own + items * inner.total, True
+        return own + inner.total, False
 
 
 def operation_cost(

@@ -246,8 +246,8 @@ def test_a_write_through_the_gateway_is_read_back_at_once(stack: Stack) -> None:
     assert list_calls(stack) == 0
 
 
-NODE = """query Node($id: ID!) {
-  node(id: $id) { ... on Invoice { id status sources { via asOf } } }
+NODE = """query Node($id: ID!, $f: Freshness! = POLICY) {
+  node(id: $id, freshness: $f) { ... on Invoice { id status sources { via asOf } } }
 }"""
 
 
@@ -317,3 +317,46 @@ def test_billing_customers_by_id_come_from_the_read_model(stack: Stack, fault: A
     assert customer_retrieves(stack) == 0
     fault("BILLING", down=True)
     assert ask() == first  # Billing down: still the read model's answer
+
+
+def invoice_retrieves(stack: Stack) -> int:
+    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
+    return sum(n for route, n in routes.items() if route.startswith("GET /v1/invoices/"))
+
+
+def test_freshness_live_on_node_asks_billing_for_the_invoice(stack: Stack) -> None:
+    # A collections app checks an invoice before acting: it asks Billing itself.
+    listed = httpx.post(
+        stack.graphql_url,
+        json={
+            "query": "query I { customers(first: 10) { edges { node { invoices(first: 1) "
+            "{ edges { node { id } } } } } } }"
+        },
+        timeout=60,
+    ).json()
+    invoice_id = next(
+        edge["node"]["id"]
+        for customer in listed["data"]["customers"]["edges"]
+        for edge in customer["node"]["invoices"]["edges"]
+    )
+
+    def node(freshness: str) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.post(
+            stack.graphql_url,
+            json={"query": NODE, "variables": {"id": invoice_id, "f": freshness}},
+            timeout=60,
+        ).json()
+        assert "errors" not in body, body["errors"]
+        return body
+
+    node("POLICY")  # known to the read model from here on
+    reset(stack)
+    policy = node("POLICY")
+    assert policy["data"]["node"]["sources"][0]["via"] == "READ_MODEL"
+    assert invoice_retrieves(stack) == 0
+    started = datetime.now(UTC)
+    live = node("LIVE")
+    (source,) = live["data"]["node"]["sources"]
+    assert source["via"] == "LIVE" and datetime.fromisoformat(source["asOf"]) >= started
+    assert invoice_retrieves(stack) == 1
+    assert live["extensions"]["cost"]["requested"] > policy["extensions"]["cost"]["requested"]
