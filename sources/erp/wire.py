@@ -104,11 +104,14 @@ class ErpModel(BaseModel):
         return ", ".join(columns)
 
     @classmethod
-    def _field_keys(cls) -> list[str]:
-        return [
-            info.validation_alias if isinstance(info.validation_alias, str) else name
-            for name, info in cls.model_fields.items()
-        ]
+    def _field_keys(cls) -> tuple[str, ...]:
+        keys = _FIELD_KEYS.get(cls)
+        if keys is None:  # once per model: a SuiteQL answer parses hundreds of rows
+            keys = _FIELD_KEYS[cls] = tuple(
+                info.validation_alias if isinstance(info.validation_alias, str) else name
+                for name, info in cls.model_fields.items()
+            )
+        return keys
 
     @classmethod
     def from_record(cls, doc: Mapping[str, Any]) -> Self:
@@ -122,11 +125,20 @@ class ErpModel(BaseModel):
     @classmethod
     def from_suiteql(cls, row: Mapping[str, Any]) -> Self:
         # SuiteQL columns are the REST field names in lower case, already flattened.
-        data: dict[str, Any] = {}
-        for key in cls._field_keys():
-            if key.lower() in row:
-                data[key] = row[key.lower()]
+        data = {key: row[column] for key, column in cls._columns() if column in row}
         return cls.model_validate(data)
+
+    @classmethod
+    def _columns(cls) -> tuple[tuple[str, str], ...]:
+        """(field key, its SuiteQL column) pairs."""
+        columns = _COLUMNS.get(cls)
+        if columns is None:
+            columns = _COLUMNS[cls] = tuple((key, key.lower()) for key in cls._field_keys())
+        return columns
+
+
+_FIELD_KEYS: dict[type[ErpModel], tuple[str, ...]] = {}
+_COLUMNS: dict[type[ErpModel], tuple[tuple[str, str], ...]] = {}
 
 
 def _ref_id(ref: Any) -> Any:
