@@ -36,6 +36,7 @@ from simulators.cluster import Cluster
 from simulators.registry import SIMULATORS
 from simulators.seed import generate
 from simulators.serving import BackgroundServers, PortInUse
+from sources.systems import System
 from store.api_keys import ApiKeyRepository
 from store.database import create_engine, is_postgres
 from store.migrate import upgrade
@@ -93,6 +94,7 @@ def stack_settings(
     anonymous_role: Role | None = None,
     caller_limits: bool = True,
     billing_read_model: bool = True,
+    answer_models: frozenset[System] = frozenset(),
 ) -> Settings:
     """Gateway settings for simulators at ``urls`` with their demo credentials and
     webhook secrets (the only place those are used); the store under ``data_dir``
@@ -107,7 +109,8 @@ def stack_settings(
     credential in with that role (the default, None: every caller needs a key);
     ``caller_limits=False`` turns the per-caller rate and cost budget off (test
     stacks, whose one anonymous caller stands for every test);
-    ``billing_read_model=False`` reads Billing live on every request.
+    ``billing_read_model=False`` reads Billing live on every request;
+    ``answer_models`` puts other systems behind the answer read model.
     """
     postgres = database_url is not None and is_postgres(database_url)
     off = {} if breakers else {"breaker_failures": 0}
@@ -144,7 +147,7 @@ def stack_settings(
         ),
         # The demo (and the test stacks) are for exploring: introspection and GraphiQL on.
         api=ApiSettings(introspection=True, graphiql=True),
-        reads=ReadSettings(billing_model=billing_read_model),
+        reads=ReadSettings(billing_model=billing_read_model, models=answer_models),
         auth=AuthSettings(
             anonymous_role=anonymous_role,
             **({} if caller_limits else {"key_rate_per_s": 0.0, "key_cost_per_min": 0}),
@@ -222,6 +225,7 @@ def start_stack(
     caller_limits: bool = True,
     demo_keys: bool = False,
     billing_read_model: bool = True,
+    answer_models: frozenset[System] = frozenset(),
 ) -> Stack:
     """Seed and start the simulators, migrate the store, build the crosswalk, start
     the gateway, and point the simulators' webhooks at it.
@@ -259,6 +263,7 @@ def start_stack(
             anonymous_role=anonymous_role,
             caller_limits=caller_limits,
             billing_read_model=billing_read_model,
+            answer_models=answer_models,
         )
         if not worker:
             flows = settings.flows.model_copy(update={"worker": False})

@@ -130,6 +130,10 @@ def gateway_lifespan(settings: Settings, metrics: Metrics) -> Lifespan:
         if reads is not None:  # first, so every later handler reads the new state
             for prefix in EVENT_PREFIXES:
                 dispatcher.register(System.BILLING, prefix, reads.apply_event)
+        answers = resources.clients.answers
+        if answers is not None:  # likewise: a change drops the answers it may touch
+            for system in answers.systems:
+                dispatcher.register(system, "", answers.on_event)
         for system, prefix, handler in triggers(resources.runner):
             dispatcher.register(system, prefix, handler)
         for system in System:  # any change a system reports may change a verdict

@@ -20,6 +20,7 @@ from api.consistency_keeper import ConsistencyKeeper
 from api.quotas import CallerQuotas
 from api.settings import Settings
 from api.tokens import JwtVerifier
+from domain.answer_read_model import AnswerReadModel
 from domain.billing_read_model import BillingReadModel
 from domain.clients import Clients, build_clients
 from domain.consistency.freshness import OwnerLookup
@@ -45,6 +46,7 @@ from store.inbox import WebhookInbox
 from store.journal import JournalRepository
 from store.pubsub import PubSub, open_pubsub
 from store.reconciliation import ReconciliationRuns
+from store.stored_answers import StoredAnswers
 
 
 def consistency_keeper(
@@ -129,6 +131,10 @@ class Resources:
             clients.billing_reads = BillingReadModel(
                 clients.billing, BillingObjects(engine), max_age_s=settings.reads.max_age_s
             )
+        if settings.reads.models:
+            clients.answers = AnswerReadModel(
+                StoredAnswers(engine), settings.reads.models, max_age_s=settings.reads.max_age_s
+            )
         repository = CrosswalkRepository(engine)
         # New CRM accounts are linked on demand from the systems themselves.
         sources = ClientLinkSources(clients.crm, clients.billing, clients.erp)
@@ -159,6 +165,8 @@ class Resources:
             ),
             on_finished=finished,
             housekeeping=idempotency.purge_expired,
+            # Read-your-writes for the answer read model: a step's system changed.
+            on_write=clients.answers.changed if clients.answers is not None else None,
         )
         return cls(
             settings=settings,

@@ -56,7 +56,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -191,6 +191,17 @@ class ReadSettings(BaseModel):
     """A read-model answer known current longer ago than this is read live again."""
     catch_up_s: float = Field(default=30.0, gt=0)
     """How often Billing's event log is read for events a webhook missed."""
+    models: frozenset[System] = frozenset()
+    """Other systems (CRM, CONTRACTS, ERP) to serve from stored answers, e.g.
+    ``REVGRAPH_READS_MODELS='["ERP"]'`` (:mod:`domain.answer_read_model`); they
+    batch, so by default they are read live."""
+
+    @field_validator("models")
+    @classmethod
+    def _batching_systems(cls, value: frozenset[System]) -> frozenset[System]:
+        if System.BILLING in value:
+            raise ValueError("Billing has its own read model (REVGRAPH_READS_BILLING_MODEL)")
+        return value
 
 
 class AuthSettings(BaseModel):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from domain.answer_read_model import AnswerReadModel
 from domain.billing_read_model import BillingReadModel
 from sources.base import SourceClient, SourceConfig
 from sources.billing.client import BillingClient
@@ -34,6 +35,8 @@ class Clients:
     erp: ErpClient
     billing_reads: BillingReadModel | None = None
     """Billing's lists from the read model (None: every read is live)."""
+    answers: AnswerReadModel | None = None
+    """Stored answers for the other systems an operator chose (None: read live)."""
 
     def all(self) -> tuple[SourceClient, ...]:
         return (self.crm, self.contracts, self.billing, self.erp)

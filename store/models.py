@@ -297,3 +297,29 @@ class ReadModelCursorRow(Base):
     last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_event_id: Mapped[str | None] = mapped_column(String(255))
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class StoredAnswerRow(Base):
+    """One key's answer to one hop of a system that batches (the answer read model).
+
+    :mod:`store.stored_answers`: ``payload`` is the answer as JSON (``null``: the
+    system said nothing exists); ``as_of`` is when it was read (the start of the
+    read, so a change reported meanwhile is newer).
+    """
+
+    __tablename__ = "stored_answers"
+
+    system: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hop: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AnswerWatermarkRow(Base):
+    """The last time a system reported a change: answers read before it are not served."""
+
+    __tablename__ = "answer_watermarks"
+
+    system: Mapped[str] = mapped_column(String(16), primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -151,12 +151,14 @@ class FlowRun:
         services: FlowServices,
         journal: JournalRepository,
         policy: FlowPolicy,
+        on_write: Callable[[System], Awaitable[None]] | None = None,
     ) -> None:
         self.tx = tx
         self.services = services
         self.input: Mapping[str, Any] = tx.input or {}
         self._journal = journal
         self._policy = policy
+        self._on_write = on_write
         self._steps = {s.step_no: s for s in tx.steps}
         self._next = 0
         self.changed = any(s.status == StepStatus.SUCCEEDED for s in tx.steps)
@@ -208,6 +210,10 @@ class FlowRun:
             step = next(s for s in failed.steps if s.step_no == step_no) if failed else None
             assert step is not None
             raise StepFailed(step, error) from error
+        finally:
+            if self._on_write is not None:
+                # Even a failed step may have changed something in ``system``.
+                await self._on_write(system)
         self.changed = True
         return {**outcome.result, "id": outcome.created_id}
 
@@ -249,7 +255,9 @@ class FlowRunner:
 
     ``owner`` is this worker's stable name in the leases. Flows run as tasks of
     the runner, not of the request that started them, so a client that hangs up
-    does not stop a flow half-way.
+    does not stop a flow half-way. ``on_write`` hears the system of every step
+    once it has run, succeeded or not (the answer read model then drops what it
+    stored of that system: read-your-writes).
     """
 
     def __init__(
@@ -263,6 +271,7 @@ class FlowRunner:
         policy: FlowPolicy | None = None,
         on_finished: Callable[[Transaction], Awaitable[None]] | None = None,
         housekeeping: Callable[[], Awaitable[object]] | None = None,
+        on_write: Callable[[System], Awaitable[None]] | None = None,
     ) -> None:
         self.specs = specs
         self.services = services
@@ -272,6 +281,7 @@ class FlowRunner:
         self.policy = policy or FlowPolicy()
         self._on_finished = on_finished
         self._housekeeping = housekeeping
+        self._on_write = on_write
         self._tasks: dict[str, asyncio.Task[Transaction | None]] = {}
         self._worker: asyncio.Task[None] | None = None
 
@@ -393,7 +403,7 @@ class FlowRunner:
 
     async def _run(self, tx: Transaction) -> Transaction | None:
         spec = self.specs[tx.kind]
-        run = FlowRun(tx, self.services, self.journal, self.policy)
+        run = FlowRun(tx, self.services, self.journal, self.policy, self._on_write)
         cid = tx.correlation_id
         try:
             await spec.run(run)

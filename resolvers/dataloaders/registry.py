@@ -65,31 +65,13 @@ Provenance = dict[tuple[System, str], Served[Any]]
 is the list the record came in)."""
 
 
-def _served(
-    read: Callable[[Sequence[str]], Awaitable[Mapping[str, Served[list[T]] | SourceError]]],
+def _noted(
+    system: System,
+    read: Callable[[list[str]], Awaitable[Mapping[str, Served[Any] | SourceError]]],
     provenance: Provenance,
 ) -> Fetch:
-    """Lists from the billing read model; notes how each record was obtained."""
-
-    async def fetch(ids: list[str]) -> dict[str, list[T] | SourceError]:
-        found: dict[str, list[T] | SourceError] = {}
-        for key, answer in (await read(ids)).items():
-            if isinstance(answer, SourceError):
-                found[key] = answer
-                continue
-            for record in answer.value:
-                provenance[(System.BILLING, str(getattr(record, "id", "")))] = answer
-            found[key] = answer.value
-        return found
-
-    return fetch
-
-
-def _served_objects(
-    read: Callable[[Sequence[str]], Awaitable[Mapping[str, Served[Any] | SourceError]]],
-    provenance: Provenance,
-) -> Fetch:
-    """Objects by id from the billing read model; notes how each was obtained."""
+    """Answers from a read model, noting how each record was obtained (a None value:
+    the system said nothing exists, left to the loader's default)."""
 
     async def fetch(ids: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -97,8 +79,12 @@ def _served_objects(
             if isinstance(answer, SourceError):
                 found[key] = answer
                 continue
-            provenance[(System.BILLING, key)] = answer
-            found[key] = answer.value
+            value = answer.value
+            if value is None:
+                continue
+            for record in value if isinstance(value, list) else (value,):
+                provenance[(system, str(getattr(record, "id", key)))] = answer
+            found[key] = value
         return found
 
     return fetch
@@ -176,16 +162,32 @@ class Loaders:
         """Every loader of one request; ``provenance`` collects how billing records were
         obtained when ``clients.billing_reads`` serves them."""
 
-        def one(system: System | None, hop: str, fetch: Fetch) -> SourceLoader[Any]:
-            return SourceLoader(system, hop, fetch, _none, failures, trace)
+        answers = clients.answers
+        noted: Provenance = provenance if provenance is not None else {}
 
-        def many(system: System | None, hop: str, fetch: Fetch) -> SourceLoader[Any]:
-            return SourceLoader(system, hop, fetch, _empty, failures, trace)
+        def policy(system: System | None, hop: str, fetch: Fetch, value_type: Any) -> Fetch:
+            """``fetch``, or its answers from the read model an operator put it behind."""
+            if system is None or answers is None or not answers.serves(system):
+                return fetch
+            return _noted(system, answers.wrap(system, hop, fetch, value_type), noted)
+
+        def one(
+            system: System | None, hop: str, fetch: Fetch, record: Any = object
+        ) -> SourceLoader[Any]:
+            return SourceLoader(
+                system, hop, policy(system, hop, fetch, record), _none, failures, trace
+            )
+
+        def many(
+            system: System | None, hop: str, fetch: Fetch, record: Any = object
+        ) -> SourceLoader[Any]:
+            return SourceLoader(
+                system, hop, policy(system, hop, fetch, list[record]), _empty, failures, trace
+            )
 
         crm, contracts, billing, erp = clients.crm, clients.contracts, clients.billing, clients.erp
         xwalk = one(None, "crosswalk", crosswalk.lookup)
         reads = clients.billing_reads
-        noted: Provenance = provenance if provenance is not None else {}
         if reads is None:
             fetch_subscriptions = _each_customer(billing.subscriptions_for_customers)
             fetch_invoices = _each_customer(billing.invoices_for_customers)
@@ -195,33 +197,41 @@ class Loaders:
             invoice_by_id: Fetch = billing.invoices_by_ids
             live_subscription_by_id, live_invoice_by_id = subscription_by_id, invoice_by_id
         else:
-            fetch_subscriptions = _served(reads.subscriptions, noted)
-            fetch_invoices = _served(reads.invoices, noted)
-            live_subscriptions = _served(partial(reads.subscriptions, live=True), noted)
-            live_invoices = _served(partial(reads.invoices, live=True), noted)
-            customer_by_id = _served_objects(partial(reads.objects, "customer"), noted)
-            subscription_by_id = _served_objects(partial(reads.objects, "subscription"), noted)
-            invoice_by_id = _served_objects(partial(reads.objects, "invoice"), noted)
-            live_subscription_by_id = _served_objects(
-                partial(reads.objects, "subscription", live=True), noted
-            )
-            live_invoice_by_id = _served_objects(
-                partial(reads.objects, "invoice", live=True), noted
-            )
+
+            def served(read: Callable[[list[str]], Awaitable[Any]]) -> Fetch:
+                return _noted(System.BILLING, read, noted)
+
+            fetch_subscriptions = served(reads.subscriptions)
+            fetch_invoices = served(reads.invoices)
+            live_subscriptions = served(partial(reads.subscriptions, live=True))
+            live_invoices = served(partial(reads.invoices, live=True))
+            customer_by_id = served(partial(reads.objects, "customer"))
+            subscription_by_id = served(partial(reads.objects, "subscription"))
+            invoice_by_id = served(partial(reads.objects, "invoice"))
+            live_subscription_by_id = served(partial(reads.objects, "subscription", live=True))
+            live_invoice_by_id = served(partial(reads.objects, "invoice", live=True))
         subscriptions = many(System.BILLING, "subscriptions", fetch_subscriptions)
         invoices = many(System.BILLING, "invoices", fetch_invoices)
         live_subs = many(System.BILLING, "liveSubscriptions", live_subscriptions)
         live_invs = many(System.BILLING, "liveInvoices", live_invoices)
         return cls(
-            account=one(System.CRM, "accounts", crm.accounts_by_ids),
-            children=many(System.CRM, "childAccounts", crm.children_by_parent_ids),
+            account=one(System.CRM, "accounts", crm.accounts_by_ids, Account),
+            children=many(System.CRM, "childAccounts", crm.children_by_parent_ids, Account),
             contracts_by_account=many(
-                System.CONTRACTS, "contractsByAccount", contracts.contracts_by_account_ids
+                System.CONTRACTS,
+                "contractsByAccount",
+                contracts.contracts_by_account_ids,
+                Contract,
             ),
-            contract=one(System.CONTRACTS, "contracts", contracts.contracts_by_ids),
-            contract_lines=many(System.CONTRACTS, "contractLines", contracts.lines_by_contract_ids),
+            contract=one(System.CONTRACTS, "contracts", contracts.contracts_by_ids, Contract),
+            contract_lines=many(
+                System.CONTRACTS, "contractLines", contracts.lines_by_contract_ids, ContractLine
+            ),
             contract_versions=many(
-                System.CONTRACTS, "contractVersions", contracts.versions_by_contract_ids
+                System.CONTRACTS,
+                "contractVersions",
+                contracts.versions_by_contract_ids,
+                ContractVersion,
             ),
             crosswalk=xwalk,
             billing_customer=one(System.BILLING, "billingCustomers", customer_by_id),
@@ -239,14 +249,19 @@ class Loaders:
             invoice=one(System.BILLING, "invoicesById", invoice_by_id),
             live_subscription=one(System.BILLING, "liveSubscriptionsById", live_subscription_by_id),
             live_invoice=one(System.BILLING, "liveInvoicesById", live_invoice_by_id),
-            schedules=many(System.ERP, "revenueSchedules", erp.schedules_by_contract_ids),
-            schedule=one(System.ERP, "revenueSchedulesById", erp.schedules_by_ids),
-            schedule_lines=many(
-                System.ERP, "revenueScheduleLines", erp.schedule_lines_by_schedule_ids
+            schedules=many(
+                System.ERP, "revenueSchedules", erp.schedules_by_contract_ids, RevenueSchedule
             ),
-            posting=one(System.ERP, "arPostings", erp.postings_by_invoice_ids),
-            posting_by_id=one(System.ERP, "arPostingsById", erp.postings_by_ids),
+            schedule=one(System.ERP, "revenueSchedulesById", erp.schedules_by_ids, RevenueSchedule),
+            schedule_lines=many(
+                System.ERP,
+                "revenueScheduleLines",
+                erp.schedule_lines_by_schedule_ids,
+                RevenueScheduleLine,
+            ),
+            posting=one(System.ERP, "arPostings", erp.postings_by_invoice_ids, ArPosting),
+            posting_by_id=one(System.ERP, "arPostingsById", erp.postings_by_ids, ArPosting),
             erp_postings_by_customer=many(
-                System.ERP, "arPostingsByCustomer", erp.postings_by_customer_ids
+                System.ERP, "arPostingsByCustomer", erp.postings_by_customer_ids, ArPosting
             ),
         )

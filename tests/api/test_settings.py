@@ -124,3 +124,12 @@ def test_a_missing_settings_file_is_an_error(
     monkeypatch.setenv("REVGRAPH_SETTINGS_FILE", str(tmp_path / "nope.toml"))
     with pytest.raises(FileNotFoundError):
         Settings()
+
+
+def test_answer_read_models_are_chosen_per_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().reads.models == frozenset()  # the systems that batch are read live
+    monkeypatch.setenv("REVGRAPH_READS_MODELS", '["ERP", "CONTRACTS"]')
+    assert Settings().reads.models == {System.ERP, System.CONTRACTS}
+    monkeypatch.setenv("REVGRAPH_READS_MODELS", '["BILLING"]')
+    with pytest.raises(ValueError, match="Billing has its own read model"):
+        Settings()
