@@ -44,8 +44,10 @@ strawberry hooks.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -291,7 +293,7 @@ class GraphQLView(GraphQL[Context, None]):
         started = time.perf_counter()
         resolved = True
         try:
-            with deadline(self.deadline_s):
+            with deadline(self.deadline_s), _released(context):
                 result = await self.schema.execute(
                     request_data.query,
                     root_value=root_value,
@@ -390,6 +392,15 @@ def is_request_error(response: GraphQLHTTPResponse) -> bool:
         and bool(errors)
         and all(isinstance(e, dict) and "path" not in e for e in errors or ())
     )
+
+
+@contextlib.contextmanager
+def _released(context: Context) -> Iterator[None]:
+    """The request's context lets go of its loaders and derived data once executed."""
+    try:
+        yield
+    finally:
+        context.release()
 
 
 def _outcome(result: ExecutionResult) -> str:

@@ -22,10 +22,11 @@ How:
    same settings, and per run a :class:`resolvers.context.Context` built as
    ``api.graphql_view.GraphQLView.get_context`` builds it (the same clients,
    crosswalk lookup, the viewer's identity and its quota charge), then
-   ``await resolvers.schema.schema.execute(...)`` under the request deadline, as
-   ``GraphQLView.execute_single`` does. Every adapter's HTTP transport is wrapped
-   by :class:`Replay`: the warm-up runs go to the simulators and record each
-   upstream answer (method, URL, body → status, headers, raw body); the timed
+   ``await resolvers.schema.schema.execute(...)`` under the request deadline, then
+   ``Context.release()``, as ``GraphQLView.execute_single`` does. Every adapter's
+   HTTP transport is wrapped by :class:`Replay`: the warm-up runs go to the
+   simulators and record each upstream answer (method, URL, body → status,
+   headers, raw body); the timed
    runs are answered from that record in memory, with no socket. A timed run
    whose upstream request was not recorded goes to the simulator and is counted
    (``live_upstream_calls``, expected 0). With the read model on, the warm-up
@@ -50,7 +51,10 @@ How:
    the reference ``data`` (plain dicts and lists) with a field resolver that
    reads the parent dict at the field's response key (``info.path.key``, so
    aliases work; arguments are ignored, the data is already what they asked).
-   Its result must equal the reference.
+   Its result must equal the reference. The timed runs alternate in blocks
+   (:data:`BLOCK` gateway runs, then as many floor runs), so both are measured
+   on the same machine state: a shared VM's speed drifts by a third within a
+   minute, which measuring one after the other put into the ratio.
 
 Times are per run: wall (``time.perf_counter``) and CPU (``time.process_time``,
 this whole process: the simulators are other processes, and the stopped
@@ -99,6 +103,8 @@ from sources.correlation import new_correlation_id, set_correlation_id
 from sources.deadline import deadline
 
 OPERATION = "QuoteToCash"
+BLOCK = 10
+"""Timed runs of the gateway, then of the floor, in turn."""
 LONG_TTL_S = 24 * 3600.0
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
@@ -190,13 +196,21 @@ def capture(settings: Settings, headers: dict[str, str], query: str) -> dict[str
 class GatewayTimings:
     wall_ms: list[float]
     cpu_ms: list[float]
+    floor_wall_ms: list[float]
+    floor_cpu_ms: list[float]
     live_wall_ms: list[float]
     replayed_per_run: int
     live_upstream_calls: int
 
 
 async def time_gateway(
-    settings: Settings, query: str, reference: dict[str, Any], *, runs: int, warmup: int
+    settings: Settings,
+    query: str,
+    reference: dict[str, Any],
+    floor: Floor,
+    *,
+    runs: int,
+    warmup: int,
 ) -> GatewayTimings:
     resources = await Resources.open(settings)
     transports: list[Replay] = []
@@ -224,6 +238,7 @@ async def time_gateway(
         wall, cpu = time.perf_counter(), time.process_time()
         with deadline(settings.request_deadline_s):
             result = await schema.execute(query, context_value=context, operation_name=OPERATION)
+        context.release()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if result.errors or result.data != reference:
             raise SystemExit(f"in-process answer differs: {result.errors}")
@@ -236,8 +251,16 @@ async def time_gateway(
             transport.replaying = True
         for _ in range(warmup):  # warm the replay itself (and record any stragglers)
             await run()
+            floor.run()
         before = sum(t.live_calls for t in transports), sum(t.replayed for t in transports)
-        timings = [await run() for _ in range(runs)]
+        timings: list[tuple[float, float]] = []
+        floors: list[tuple[float, float]] = []
+        for block in range(0, runs, BLOCK):
+            # In alternating blocks, so both see the same machine (a shared VM's speed
+            # drifts) and each runs with its own working set warm, as it would alone.
+            size = min(BLOCK, runs - block)
+            timings.extend([await run() for _ in range(size)])
+            floors.extend(floor.run() for _ in range(size))
         live_calls = sum(t.live_calls for t in transports) - before[0]
         replayed = sum(t.replayed for t in transports) - before[1]
     finally:
@@ -245,6 +268,8 @@ async def time_gateway(
     return GatewayTimings(
         wall_ms=[w for w, _ in timings],
         cpu_ms=[c for _, c in timings],
+        floor_wall_ms=[w for w, _ in floors],
+        floor_cpu_ms=[c for _, c in floors],
         live_wall_ms=live[1:] or live,  # the first live run also opens the connections
         replayed_per_run=replayed // runs,
         live_upstream_calls=live_calls,
@@ -255,44 +280,40 @@ def floor_resolver(source: Any, info: graphql.GraphQLResolveInfo[Any], **_: Any)
     return source[info.path.key]
 
 
-def time_floor(
-    query: str, reference: dict[str, Any], *, runs: int
-) -> tuple[list[float], list[float], int]:
-    """graphql-core executing the document over the reference data: wall ms, CPU ms, calls."""
-    floor_schema = graphql.build_schema(schema_sdl())
-    document = graphql.parse(query)
-    errors = graphql.validate(floor_schema, document)
-    if errors:
-        raise SystemExit(f"the document does not validate against schema.graphql: {errors}")
-    calls = 0
+class Floor:
+    """graphql-core executing the document over the reference data (see the module)."""
 
-    def counting(source: Any, info: graphql.GraphQLResolveInfo[Any], **args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        return floor_resolver(source, info, **args)
+    def __init__(self, query: str, reference: dict[str, Any]) -> None:
+        self.schema = graphql.build_schema(schema_sdl())
+        self.document = graphql.parse(query)
+        errors = graphql.validate(self.schema, self.document)
+        if errors:
+            raise SystemExit(f"the document does not validate against schema.graphql: {errors}")
+        self.reference = reference
+        self.calls = 0
 
-    def execute(resolver: Callable[..., Any]) -> graphql.ExecutionResult:
+        def counting(source: Any, info: graphql.GraphQLResolveInfo[Any], **args: Any) -> Any:
+            self.calls += 1
+            return floor_resolver(source, info, **args)
+
+        checked = self._execute(counting)
+        if checked.errors or checked.data != reference:
+            raise SystemExit(f"graphql-core's answer differs: {checked.errors}")
+
+    def _execute(self, resolver: Callable[..., Any]) -> graphql.ExecutionResult:
         return graphql.execute_sync(
-            floor_schema,
-            document,
-            root_value=reference,
+            self.schema,
+            self.document,
+            root_value=self.reference,
             operation_name=OPERATION,
             field_resolver=resolver,
         )
 
-    checked = execute(counting)
-    if checked.errors or checked.data != reference:
-        raise SystemExit(f"graphql-core's answer differs: {checked.errors}")
-    for _ in range(max(3, runs // 20)):
-        execute(floor_resolver)
-    wall_ms: list[float] = []
-    cpu_ms: list[float] = []
-    for _ in range(runs):
+    def run(self) -> tuple[float, float]:
+        """One execution: wall ms, CPU ms."""
         wall, cpu = time.perf_counter(), time.process_time()
-        execute(floor_resolver)
-        cpu_ms.append((time.process_time() - cpu) * 1000)
-        wall_ms.append((time.perf_counter() - wall) * 1000)
-    return wall_ms, cpu_ms, calls
+        self._execute(floor_resolver)
+        return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
 def time_json(reference: dict[str, Any], *, runs: int) -> tuple[float, float]:
@@ -338,12 +359,15 @@ def main(
         reference = capture(settings, callers[Role.VIEWER], query)
         # As `revgraph serve` does once the app is built (see api.runtime).
         tune_gc()
-        gateway = asyncio.run(time_gateway(settings, query, reference, runs=runs, warmup=warmup))
-    floor_wall, floor_cpu, calls = time_floor(query, reference, runs=runs)
+        floor = Floor(query, reference)
+        gateway = asyncio.run(
+            time_gateway(settings, query, reference, floor, runs=runs, warmup=warmup)
+        )
+    floor_wall, floor_cpu = gateway.floor_wall_ms, gateway.floor_cpu_ms
     json_stdlib, json_view = time_json(reference, runs=max(20, runs // 4))
     fields = count_fields(reference)
-    if calls != fields:
-        raise SystemExit(f"the floor resolved {calls} fields, the answer has {fields}")
+    if floor.calls != fields:
+        raise SystemExit(f"the floor resolved {floor.calls} fields, the answer has {fields}")
     gateway_ns = p50(gateway.cpu_ms) * 1e6 / fields
     floor_ns = p50(floor_cpu) * 1e6 / fields
     print(

@@ -106,6 +106,19 @@ class Context:
             task = self._memo[key] = asyncio.ensure_future(make())
         return task
 
+    def release(self) -> None:
+        """Let go of what the request held, once it is answered.
+
+        Its loaders, look-ahead and memoized tasks form reference cycles (a
+        loader's after-batch hook is the look-ahead, which holds the loaders; a
+        task's frame holds the request's ``info``, which holds this context), so
+        without this only the cyclic collector frees them — from the oldest
+        generation, at a measured ~20 ms of CPU per QuoteToCash.
+        """
+        self.loaders.release()
+        self._memo.clear()
+        self.provenance.clear()
+
     def provide(self, key: Hashable, make: Callable[[], T]) -> asyncio.Future[T]:
         """Like :meth:`once`, for a value that can be made now: unless a task for
         ``key`` exists already, the memo holds ``make()``'s value, settled."""

@@ -42,12 +42,14 @@ from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLID,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLString,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -275,6 +277,12 @@ def _leaf(leaf_type: GraphQLLeafType) -> Callable[[Any], Any]:
             raise _NOT_PLAIN
         return coerced
 
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        # Both coerce a str to itself: most leaves (ids, names, statuses) skip the call.
+        def text(value: Any) -> Any:
+            return value if type(value) is str else complete(value)
+
+        return text
     return complete
 
 

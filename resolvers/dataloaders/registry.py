@@ -9,7 +9,7 @@ the request's cache, trace and fail-fast.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any, TypeVar
 
@@ -149,6 +149,13 @@ class Loaders:
     """By billing invoice id (the posting's external id)."""
     posting_by_id: SourceLoader[ArPosting]
     erp_postings_by_customer: SourceLoader[list[ArPosting]]
+
+    def release(self) -> None:
+        """Drop every loader's cached values and hooks (:meth:`Context.release`)."""
+        for each in fields(self):
+            loader = getattr(self, each.name)
+            loader.clear_all()
+            loader.after_batch = None
 
     @classmethod
     def create(
