@@ -76,7 +76,8 @@ _NOT_PLAIN = _NotPlain()
 
 
 _MISSING = object()
-"""What reading a prepared field gives when its parent did not prepare it."""
+"""What reading a prepared field gives when its parent did not prepare it (and what
+:func:`_completed` gives for a field graphql-core must complete)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,17 +125,12 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, grouped_field_set
             ):
                 if plain is not None:
-                    try:
-                        value = plain.read(source_value)
-                        if value is None:
-                            if not plain.non_null:
-                                results[response_name] = None
-                                continue
-                        elif value is not _MISSING:
-                            results[response_name] = plain.complete(value)
-                            continue
-                    except (_NotPlain, AttributeError):
-                        pass  # graphql-core's path raises the error where it belongs
+                    completed = _completed(plain, source_value)
+                    if completed is not _MISSING:
+                        results[response_name] = completed
+                        continue
+                # Not plain, or not plainly completable: graphql-core's path, which
+                # raises any error where it belongs.
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -259,6 +255,17 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             fields.append(plain)
         return _object(tuple(fields), instance_of)
+
+
+def _completed(plain: _Plain, source: Any) -> Any:
+    """The field completed from ``source``, or ``_MISSING`` when graphql-core must do it."""
+    try:
+        value = plain.read(source)
+        if value is None:
+            return _MISSING if plain.non_null else None
+        return value if value is _MISSING else plain.complete(value)
+    except (_NotPlain, AttributeError):
+        return _MISSING
 
 
 def _nullable(field_type: GraphQLOutputType) -> GraphQLOutputType:

@@ -10,6 +10,7 @@ runs never collide; schemas are dropped at the end.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -201,6 +202,16 @@ def own_stack(
         schema_prefix=f"{RUN_ID}_{name}",
         **options,
     )
+
+
+def eventually(check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
+    """``check()`` again every 0.1 s until it is truthy or ``timeout_s`` pass; its last result."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
 
 
 STACK_CUSTOMERS = 60

@@ -22,7 +22,7 @@ from api.demo import Stack
 from domain.access import Role
 from simulators.registry import SIMULATORS
 from sources.systems import System
-from tests.conftest import own_stack
+from tests.conftest import eventually, own_stack
 
 QUERY = """query Q {
   customers(first: 8) { edges { node { id
@@ -105,13 +105,6 @@ def warm(stack: Stack) -> dict[str, Any]:
     data = ask(stack)
     assert requests(stack, "ERP") == 0 and requests(stack, "CONTRACTS") == 0
     return data
-
-
-def eventually(check: Any, timeout_s: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (result := check()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return result
 
 
 def test_repeated_reads_are_answered_from_the_store_and_say_so(stack: Stack) -> None:

@@ -9,7 +9,6 @@ second gateway on the same store whose catch-up runs every 0.3 s.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ from domain.clients import build_clients
 from simulators.registry import SIMULATORS
 from store.billing_objects import BillingObjects
 from store.database import create_engine
-from tests.conftest import own_stack
+from tests.conftest import eventually, own_stack
 
 QUERY = """query Subs($f: Freshness) {
   customers(first: 10) { edges { node { name
@@ -78,9 +77,31 @@ def billing(stack: Stack, method: str, path: str, **data: Any) -> Any:
     return response.json()
 
 
-def list_calls(stack: Stack) -> int:
+def billing_calls(stack: Stack, prefix: str | tuple[str, ...]) -> int:
+    """Requests Billing has had since the last reset, on routes starting with ``prefix``."""
     routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
-    return sum(n for route, n in routes.items() if route.startswith(LISTS))
+    return sum(n for route, n in routes.items() if route.startswith(prefix))
+
+
+def list_calls(stack: Stack) -> int:
+    return billing_calls(stack, LISTS)
+
+
+def first_invoice(stack: Stack) -> tuple[str, str]:
+    """(customer id, invoice id) of the first listed customer that has an invoice."""
+    listed = httpx.post(
+        stack.graphql_url,
+        json={
+            "query": "query I { customers(first: 10) { edges { node { id invoices(first: 1) "
+            "{ edges { node { id } } } } } } }"
+        },
+        timeout=60,
+    ).json()
+    return next(
+        (customer["node"]["id"], edge["node"]["id"])
+        for customer in listed["data"]["customers"]["edges"]
+        for edge in customer["node"]["invoices"]["edges"]
+    )
 
 
 def reset(stack: Stack) -> None:
@@ -115,15 +136,6 @@ def warm(stack: Stack) -> dict[str, dict[str, Any]]:
     found = subscriptions(stack.graphql_url)
     assert found and list_calls(stack) == 0
     return found
-
-
-def eventually(check: Any, timeout_s: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def active(found: dict[str, dict[str, Any]]) -> list[str]:
@@ -252,25 +264,12 @@ NODE = """query Node($id: ID!, $f: Freshness! = POLICY) {
 
 
 def test_invoices_by_id_come_from_the_read_model(stack: Stack, fault: Any) -> None:
-    body = httpx.post(
-        stack.graphql_url,
-        json={
-            "query": "query I { customers(first: 10) { edges { node { invoices(first: 1) "
-            "{ edges { node { id } } } } } } }"
-        },
-        timeout=60,
-    ).json()
-    invoice_id = next(
-        edge["node"]["id"]
-        for customer in body["data"]["customers"]["edges"]
-        for edge in customer["node"]["invoices"]["edges"]
-    )
+    _, invoice_id = first_invoice(stack)
     reset(stack)
     found = httpx.post(stack.graphql_url, json={"query": NODE, "variables": {"id": invoice_id}})
     node = found.json()["data"]["node"]
     assert node["id"] == invoice_id and node["sources"][0]["via"] == "READ_MODEL"
-    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
-    assert not any(route.startswith("GET /v1/invoices") for route in routes)
+    assert billing_calls(stack, "GET /v1/invoices") == 0
     fault("BILLING", down=True)
     down = httpx.post(stack.graphql_url, json={"query": NODE, "variables": {"id": invoice_id}})
     assert "errors" not in down.json() and down.json()["data"]["node"]["id"] == invoice_id
@@ -281,27 +280,10 @@ OWNER = """query Owner($id: ID!) {
 }"""
 
 
-def customer_retrieves(stack: Stack) -> int:
-    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
-    return sum(n for route, n in routes.items() if route.startswith("GET /v1/customers/"))
-
-
 def test_billing_customers_by_id_come_from_the_read_model(stack: Stack, fault: Any) -> None:
     # An invoice reached by id names only its billing customer: the CRM customer
     # comes from that customer's cross-reference, read once and then kept.
-    listed = httpx.post(
-        stack.graphql_url,
-        json={
-            "query": "query I { customers(first: 10) { edges { node { id invoices(first: 1) "
-            "{ edges { node { id } } } } } } }"
-        },
-        timeout=60,
-    ).json()
-    owner, invoice_id = next(
-        (customer["node"]["id"], edge["node"]["id"])
-        for customer in listed["data"]["customers"]["edges"]
-        for edge in customer["node"]["invoices"]["edges"]
-    )
+    owner, invoice_id = first_invoice(stack)
 
     def ask() -> dict[str, Any]:
         body: dict[str, Any] = httpx.post(
@@ -314,31 +296,14 @@ def test_billing_customers_by_id_come_from_the_read_model(stack: Stack, fault: A
     assert first["data"]["node"]["customer"]["id"] == owner
     reset(stack)
     assert ask() == first
-    assert customer_retrieves(stack) == 0
+    assert billing_calls(stack, "GET /v1/customers/") == 0
     fault("BILLING", down=True)
     assert ask() == first  # Billing down: still the read model's answer
 
 
-def invoice_retrieves(stack: Stack) -> int:
-    routes = httpx.get(f"{stack.simulator_urls['BILLING']}/_sim/stats").json()["by_route"]
-    return sum(n for route, n in routes.items() if route.startswith("GET /v1/invoices/"))
-
-
 def test_freshness_live_on_node_asks_billing_for_the_invoice(stack: Stack) -> None:
     # A collections app checks an invoice before acting: it asks Billing itself.
-    listed = httpx.post(
-        stack.graphql_url,
-        json={
-            "query": "query I { customers(first: 10) { edges { node { invoices(first: 1) "
-            "{ edges { node { id } } } } } } }"
-        },
-        timeout=60,
-    ).json()
-    invoice_id = next(
-        edge["node"]["id"]
-        for customer in listed["data"]["customers"]["edges"]
-        for edge in customer["node"]["invoices"]["edges"]
-    )
+    _, invoice_id = first_invoice(stack)
 
     def node(freshness: str) -> dict[str, Any]:
         body: dict[str, Any] = httpx.post(
@@ -353,10 +318,10 @@ def test_freshness_live_on_node_asks_billing_for_the_invoice(stack: Stack) -> No
     reset(stack)
     policy = node("POLICY")
     assert policy["data"]["node"]["sources"][0]["via"] == "READ_MODEL"
-    assert invoice_retrieves(stack) == 0
+    assert billing_calls(stack, "GET /v1/invoices/") == 0
     started = datetime.now(UTC)
     live = node("LIVE")
     (source,) = live["data"]["node"]["sources"]
     assert source["via"] == "LIVE" and datetime.fromisoformat(source["asOf"]) >= started
-    assert invoice_retrieves(stack) == 1
+    assert billing_calls(stack, "GET /v1/invoices/") == 1
     assert live["extensions"]["cost"]["requested"] > policy["extensions"]["cost"]["requested"]
