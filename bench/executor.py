@@ -51,8 +51,14 @@ How:
    the reference ``data`` (plain dicts and lists) with a field resolver that
    reads the parent dict at the field's response key (``info.path.key``, so
    aliases work; arguments are ignored, the data is already what they asked).
-   Its result must equal the reference. The timed runs alternate in blocks
-   (:data:`BLOCK` gateway runs, then as many floor runs), so both are measured
+   Its result must equal the reference. It runs at the stack depth where it is
+   fastest, calibrated first (:meth:`Floor.note`: CPython 3.11's frame-stack
+   chunks made the same execution cost 20 to 56 ms depending on how deep it was
+   called); ``floor_depth``, ``floor_cpu_ms_by_depth`` and
+   ``floor_page_faults_by_depth`` (best and worst depth) report it, and
+   ``*_page_faults_p50`` show whether the timed runs hit that cliff. The timed
+   runs alternate in blocks (:data:`BLOCK` gateway runs, then as many floor
+   runs), so both are measured
    on the same machine state: a shared VM's speed drifts by a third within a
    minute, which measuring one after the other put into the ratio.
 
@@ -74,14 +80,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import graphql
 import httpx
@@ -106,6 +113,11 @@ OPERATION = "QuoteToCash"
 BLOCK = 10
 """Timed runs of the gateway, then of the floor, in turn."""
 LONG_TTL_S = 24 * 3600.0
+CALIBRATION_DEPTHS = 64
+"""Stack depths (in frames, every other one) the floor is tried at: several chunks' worth."""
+CALIBRATION_RUNS = 5
+
+T = TypeVar("T")
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
 """A recorded upstream answer: status, headers, raw (still encoded) body."""
@@ -159,7 +171,7 @@ def count_fields(value: object) -> int:
     return 0
 
 
-def p50(values: list[float]) -> float:
+def p50(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
@@ -201,6 +213,8 @@ class GatewayTimings:
     live_wall_ms: list[float]
     replayed_per_run: int
     live_upstream_calls: int
+    faults: list[int]
+    """Minor page faults of each timed run."""
 
 
 async def time_gateway(
@@ -225,6 +239,8 @@ async def time_gateway(
         name="bench-viewer", roles=frozenset({Role.VIEWER}), via="api_key", key_id="bench"
     )
 
+    faults: list[int] = []
+
     async def run() -> tuple[float, float]:
         # As the middleware and GraphQLView.get_context/execute_single do per request.
         set_correlation_id(new_correlation_id())
@@ -235,11 +251,13 @@ async def time_gateway(
             identity=identity,
             charge=partial(resources.quotas.charge, identity),
         )
+        started_faults = minor_faults()
         wall, cpu = time.perf_counter(), time.process_time()
         with deadline(settings.request_deadline_s):
             result = await schema.execute(query, context_value=context, operation_name=OPERATION)
         context.release()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        faults.append(minor_faults() - started_faults)
         if result.errors or result.data != reference:
             raise SystemExit(f"in-process answer differs: {result.errors}")
         return wall * 1000, cpu * 1000
@@ -251,7 +269,11 @@ async def time_gateway(
             transport.replaying = True
         for _ in range(warmup):  # warm the replay itself (and record any stragglers)
             await run()
-            floor.run()
+            floor.block(1)
+        for depth in range(0, CALIBRATION_DEPTHS, 2):  # see Floor.note
+            floor.depth = depth
+            floor.note(depth, floor.block(CALIBRATION_RUNS))
+        del floor.faults[:], faults[:]
         before = sum(t.live_calls for t in transports), sum(t.replayed for t in transports)
         timings: list[tuple[float, float]] = []
         floors: list[tuple[float, float]] = []
@@ -260,7 +282,7 @@ async def time_gateway(
             # drifts) and each runs with its own working set warm, as it would alone.
             size = min(BLOCK, runs - block)
             timings.extend([await run() for _ in range(size)])
-            floors.extend(floor.run() for _ in range(size))
+            floors.extend(floor.block(size))
         live_calls = sum(t.live_calls for t in transports) - before[0]
         replayed = sum(t.replayed for t in transports) - before[1]
     finally:
@@ -273,11 +295,19 @@ async def time_gateway(
         live_wall_ms=live[1:] or live,  # the first live run also opens the connections
         replayed_per_run=replayed // runs,
         live_upstream_calls=live_calls,
+        faults=faults,
     )
 
 
 def floor_resolver(source: Any, info: graphql.GraphQLResolveInfo[Any], **_: Any) -> Any:
     return source[info.path.key]
+
+
+def _at_depth(frames: int, call: Callable[[], T]) -> T:
+    """``call()`` made ``frames`` Python frames deeper than this one."""
+    if frames <= 0:
+        return call()
+    return _at_depth(frames - 1, call)
 
 
 class Floor:
@@ -299,6 +329,37 @@ class Floor:
         checked = self._execute(counting)
         if checked.errors or checked.data != reference:
             raise SystemExit(f"graphql-core's answer differs: {checked.errors}")
+        self.depth = 0
+        self.depth_ms: dict[int, float] = {}
+        self.depth_faults: dict[int, float] = {}
+        self.faults: list[int] = []
+        """Minor page faults of each execution (a chunk mapped afresh faults its pages in)."""
+
+    def block(self, runs: int) -> list[tuple[float, float]]:
+        """``runs`` executions at :attr:`depth` (see :meth:`note`): wall ms, CPU ms each."""
+        return [_at_depth(self.depth, self._run) for _ in range(runs)]
+
+    def note(self, depth: int, runs: list[tuple[float, float]]) -> None:
+        """Calibration: the floor's runs at ``depth``; the depth kept is the one with
+        the fewest page faults per run (the cliff below, counted rather than timed:
+        a shared VM's speed drifts, the fault count does not), then the fastest.
+
+        CPython 3.11 keeps frames on a stack of 16 KiB chunks and gives a chunk back
+        to the OS (munmap) as soon as the stack drops below it: a recursion whose
+        busiest frames sit on a chunk boundary maps and unmaps memory on nearly
+        every call. graphql-core's completion recurses a dozen frames per level of
+        the answer, so where the boundaries fall depends on how deep the caller
+        already is; at some depths the same execution takes 2-5x as long
+        (``strace -c``: ~3 600 mmap/munmap pairs per execution at a bad depth, none
+        at a good one). The gateway executes in event-loop task steps, whose
+        stacks stay shallow (about 6 pairs per request). So the floor runs at its
+        best depth, found by :func:`time_gateway` calling :meth:`block` at each
+        depth from the very line it later times it from: a frame more or less
+        (even a list comprehension's) moves the boundaries.
+        """
+        self.depth_ms[depth] = p50([cpu for _, cpu in runs])
+        self.depth_faults[depth] = p50(self.faults[-len(runs) :])
+        self.depth = min(self.depth_ms, key=lambda d: (self.depth_faults[d], self.depth_ms[d]))
 
     def _execute(self, resolver: Callable[..., Any]) -> graphql.ExecutionResult:
         return graphql.execute_sync(
@@ -309,11 +370,18 @@ class Floor:
             field_resolver=resolver,
         )
 
-    def run(self) -> tuple[float, float]:
-        """One execution: wall ms, CPU ms."""
+    def _run(self) -> tuple[float, float]:
+        faults = minor_faults()
         wall, cpu = time.perf_counter(), time.process_time()
         self._execute(floor_resolver)
-        return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        self.faults.append(minor_faults() - faults)
+        return wall * 1000, cpu * 1000
+
+
+def minor_faults() -> int:
+    """This process's minor page faults so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def time_json(reference: dict[str, Any], *, runs: int) -> tuple[float, float]:
@@ -381,6 +449,17 @@ def main(
                 "gateway_ns_per_field": round(gateway_ns),
                 "floor_ns_per_field": round(floor_ns),
                 "ratio": round(gateway_ns / floor_ns, 2),
+                "floor_depth": floor.depth,
+                "floor_cpu_ms_by_depth": [
+                    round(min(floor.depth_ms.values()), 2),
+                    round(max(floor.depth_ms.values()), 2),
+                ],
+                "floor_page_faults_by_depth": [
+                    round(min(floor.depth_faults.values())),
+                    round(max(floor.depth_faults.values())),
+                ],
+                "floor_page_faults_p50": round(p50(floor.faults)),
+                "gateway_page_faults_p50": round(p50(gateway.faults)),
                 "upstream_ms_excluded": round(p50(gateway.live_wall_ms) - p50(gateway.wall_ms), 2),
                 "live_ms_p50": round(p50(gateway.live_wall_ms), 2),
                 "upstream_calls_replayed": gateway.replayed_per_run,

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, delete, select, true
+from sqlalchemy import Table, Text, delete, func, select, true, union
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.models import BillingListRow, BillingObjectRow, ReadModelCursorRow
 from store.portable import as_utc, insert_for
 
-__all__ = ["BillingObjects", "Cursor", "StoredList", "StoredObject"]
+__all__ = ["BillingObjects", "Changes", "Cursor", "StoredList", "StoredObject"]
 
 _OBJECTS = cast(Table, BillingObjectRow.__table__)
 _LISTS = cast(Table, BillingListRow.__table__)
@@ -65,6 +65,18 @@ class StoredList:
 
     as_of: datetime
     objects: tuple[StoredObject, ...]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What :meth:`BillingObjects.changes` found."""
+
+    lists: frozenset[tuple[str, str]]
+    """Lists (kind, customer id) written since: an object of theirs was written, or the
+    list was read live again (which is also how an object that left it shows)."""
+    complete: int
+    """How many complete lists there are now. Only :meth:`BillingObjects.clear` removes
+    one, so fewer than before means the read model was emptied."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,19 @@ class BillingObjects:
                 )
             )
             return {row.id: _stored(row) for row in rows}
+
+    async def changes(self, since: datetime) -> Changes:
+        """What was written since ``since`` (one connection, over the ``as_of`` indexes)."""
+        written = union(
+            select(_OBJECTS.c.kind, _OBJECTS.c.customer_id).where(
+                _OBJECTS.c.as_of > since, _OBJECTS.c.customer_id.is_not(None)
+            ),
+            select(_LISTS.c.kind, _LISTS.c.customer_id).where(_LISTS.c.as_of > since),
+        )
+        async with self._engine.connect() as conn:
+            lists = {(row.kind, row.customer_id) for row in await conn.execute(written)}
+            complete = (await conn.execute(select(func.count()).select_from(_LISTS))).scalar_one()
+        return Changes(frozenset(lists), int(complete))
 
     async def replace_lists(
         self,

@@ -274,7 +274,7 @@ class BillingObjectRow(Base):
     customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
     body: Mapped[Any] = mapped_column(JSON, nullable=False)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
@@ -285,7 +285,7 @@ class BillingListRow(Base):
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
 
 
 class ReadModelCursorRow(Base):

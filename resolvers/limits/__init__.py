@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from strawberry.extensions import SchemaExtension
 
-from resolvers.limits.budget import OperationBudget
+from resolvers.limits.budget import OperationBudget, verdict_cache
 from resolvers.limits.config import Limits
 from resolvers.limits.document import DocumentLimits, document_cache
 
@@ -33,4 +33,6 @@ def document_extension(limits: Limits) -> Callable[[], SchemaExtension]:
 
 
 def budget_extension(limits: Limits) -> Callable[[], SchemaExtension]:
-    return lambda: OperationBudget(limits=limits)
+    """A factory of :class:`OperationBudget` sharing one verdict cache (one per schema)."""
+    verdicts = verdict_cache(limits)
+    return lambda: OperationBudget(limits=limits, verdicts=verdicts)

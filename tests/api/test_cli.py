@@ -94,7 +94,7 @@ def test_db_upgrade(store_env: dict[str, str]) -> None:
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade"], env=store_env)
         assert result.exit_code == 0, result.output
-        assert "revision 0009_answer_read_model" in result.output
+        assert "revision 0010_read_model_changes" in result.output
 
 
 def test_crosswalk_rebuild_reports_the_planted_problems(

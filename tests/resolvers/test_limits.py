@@ -262,3 +262,35 @@ async def test_the_schema_cache_is_bounded_in_bytes(size: int) -> None:
     cache = extension.cache
     assert cache.bytes <= limits.cache_max_bytes
     assert len(cache) == (30 if size == 1 else 2)
+
+
+async def test_an_accepted_operations_cost_is_kept_per_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from resolvers.limits import budget
+
+    walks: list[dict[str, Any]] = []
+
+    def counted(*args: Any) -> int:
+        walks.append(dict(args[3]))
+        return operation_cost(*args)
+
+    monkeypatch.setattr(budget, "operation_cost", counted)
+    schema = build_schema(Limits(max_cost=30))
+    query = "query Page($n: Int) { customers(first: $n) { edges { node { id } } } }"
+
+    async def cost(n: int) -> Any:
+        result = await schema.execute(query, variable_values={"n": n}, operation_name="Page")
+        refusals = [
+            e.extensions for e in result.errors or () if e.extensions and "cost" in e.extensions
+        ]
+        return refusals[0] if refusals else (result.extensions or {})["cost"]
+
+    assert await cost(5) == {"requested": 16, "limit": 30}
+    assert await cost(5) == {"requested": 16, "limit": 30}
+    assert walks == [{"n": 5}]  # the second request reused the verdict
+    assert await cost(7) == {"requested": 22, "limit": 30}
+    refused = {"code": "COST_LIMIT_EXCEEDED", "cost": 31, "limit": 30}
+    assert await cost(10) == refused  # over the limit: refused every time, never kept
+    assert await cost(10) == refused
+    assert walks == [{"n": 5}, {"n": 7}, {"n": 10}, {"n": 10}]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.billing_objects import BillingObjects
+from store.billing_objects import BillingObjects, Changes
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -55,3 +55,24 @@ async def test_the_cursor_only_moves_forward(store_engine: AsyncEngine) -> None:
     await store.advance("BILLING", T0 - timedelta(seconds=5), "evt_0", T0)
     cursor = await store.cursor("BILLING")
     assert cursor is not None and (cursor.last_event_at, cursor.last_event_id) == (T0, "evt_1")
+
+
+async def test_changes_name_what_was_written_since_and_count_lists(
+    store_engine: AsyncEngine,
+) -> None:
+    store = BillingObjects(store_engine)
+    await store.replace_lists("subscription", {"cus_1": [sub("sub_1")], "cus_2": []}, T0)
+    later = T0 + timedelta(seconds=30)
+    assert await store.changes(later) == Changes(frozenset(), 2)
+    await store.put("subscription", sub("sub_1", "canceled"), "cus_1", later, later)
+    await store.put("invoice", {"id": "in_9", "object": "invoice"}, None, later, later)  # no owner
+    assert (await store.changes(T0)).lists == {("subscription", "cus_1")}
+    # A live read that empties a list shows through the list's own row.
+    await store.replace_lists("subscription", {"cus_2": []}, later + timedelta(seconds=1))
+    assert (await store.changes(later)).lists == {("subscription", "cus_2")}
+    assert (await store.changes(T0 - timedelta(seconds=1))).lists == {
+        ("subscription", "cus_1"),
+        ("subscription", "cus_2"),
+    }
+    await store.clear()  # shows as fewer complete lists
+    assert await store.changes(T0) == Changes(frozenset(), 0)

@@ -36,7 +36,7 @@ async def target(tmp_path: Path, postgres_url: str | None, run_id: str) -> Async
 
 def test_one_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0009_answer_read_model"]
+    assert scripts.get_heads() == ["0010_read_model_changes"]
 
 
 async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
@@ -44,7 +44,7 @@ async def test_upgrade_matches_models_and_is_repeatable(target: Target) -> None:
     assert await current(url, schema) is None
     await upgrade(url, schema)
     await upgrade(url, schema)  # a second run is a no-op
-    assert await current(url, schema) == "0009_answer_read_model"
+    assert await current(url, schema) == "0010_read_model_changes"
     engine = create_engine(url, schema=schema)
     try:
         async with engine.connect() as conn:
@@ -122,7 +122,7 @@ async def test_0003_journal_downgrades_and_upgrades_again(target: Target) -> Non
         await engine.dispose()
     assert await current(url, schema) == "0002_idempotency"
     await upgrade(url, schema)
-    assert await current(url, schema) == "0009_answer_read_model"
+    assert await current(url, schema) == "0010_read_model_changes"
 
 
 async def test_0005_consistency_downgrades_to_0004_and_upgrades_again(target: Target) -> None:
@@ -136,4 +136,4 @@ async def test_0005_consistency_downgrades_to_0004_and_upgrades_again(target: Ta
         await engine.dispose()
     assert await current(url, schema) == "0004_flows"
     await upgrade(url, schema)
-    assert await current(url, schema) == "0009_answer_read_model"
+    assert await current(url, schema) == "0010_read_model_changes"
