@@ -21,11 +21,12 @@ request, from the schema and the document):
 * its type is a leaf, or an object type without an ``is_type_of`` check whose
   selected fields are all plain, or a list of either (nullable or not).
 
-Fields with a resolver of their own that takes nothing but the parent and
-``info`` (no arguments, no permission classes or other field extensions) get
-a lean resolver (:func:`lean_resolvers`): it builds strawberry's ``Info`` and
-calls the method, skipping strawberry's argument conversion and extension
-chain (empty for these fields) and, for ``async`` methods, its extra await.
+Fields with a resolver of their own that takes the parent, ``info`` and
+arguments (no permission classes or other field extensions) get a lean
+resolver (:func:`lean_resolvers`): it builds strawberry's ``Info``, converts
+the arguments as strawberry does (keeping conversions of plain values), and
+calls the method, skipping strawberry's extension chain (empty for these
+fields) and, for ``async`` methods, its extra await.
 
 Anything unexpected while completing a plain field — a null where the schema
 says non-null, a value the scalar will not coerce, an object where a list
@@ -36,8 +37,9 @@ errors included, is graphql-core's; only the cost differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from operator import attrgetter
 from typing import Any
 
@@ -57,8 +59,10 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
@@ -357,12 +361,20 @@ def _prepared_reader(name: str) -> Callable[[Any], Any]:
     return read
 
 
-def lean_resolvers(schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> None:
-    """Give fields whose resolver takes only the parent and ``info`` a lean resolver.
+def lean_resolvers(
+    schema: GraphQLSchema,
+    info_class: type[Info[Any, Any]],
+    config: StrawberryConfig,
+    scalar_registry: Mapping[object, Any],
+) -> None:
+    """Give fields whose resolver takes the parent, ``info`` and arguments a lean resolver.
 
     Applied once to the built schema. Strawberry's own resolver for such a field
-    converts no arguments and runs no field extensions, so calling the method
-    directly with strawberry's ``Info`` is the same call, minus the wrapping.
+    (no field extensions) converts the arguments and calls the method with
+    strawberry's ``Info``; the lean one makes the same conversion (strawberry's
+    ``convert_arguments``) and the same call, minus the wrapping. A conversion of
+    plain values (strings, numbers, booleans, enum members, nulls) is kept, so the
+    50 ``contracts(first: 20)`` of a page of customers convert once.
     """
     for named_type in schema.type_map.values():
         if not isinstance(named_type, GraphQLObjectType) or named_type.name.startswith("__"):
@@ -374,17 +386,19 @@ def lean_resolvers(schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> N
                 not isinstance(definition, StrawberryField)
                 or resolver is None
                 or definition.extensions
-                or definition.arguments
-                or field_def.args
                 or resolver.parent_parameter is not None
                 or resolver.root_parameter is not None
             ):
                 continue
-            field_def.resolve = _lean(definition, resolver, info_class)
+            convert = _converter(definition, config, scalar_registry)
+            field_def.resolve = _lean(definition, resolver, info_class, convert)
 
 
 def _lean(
-    field: StrawberryField, resolver: StrawberryResolver[Any], info_class: type[Info[Any, Any]]
+    field: StrawberryField,
+    resolver: StrawberryResolver[Any],
+    info_class: type[Info[Any, Any]],
+    convert: Callable[[dict[str, Any], Info[Any, Any]], dict[str, Any]] | None,
 ) -> Callable[..., Any]:
     method = resolver.wrapped_func
     assert callable(method)  # static and class methods are bound when the type is built
@@ -392,8 +406,40 @@ def _lean(
     info_name = info_parameter.name if info_parameter is not None else None
     takes_self = resolver.self_parameter is not None
 
-    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        kwargs = {info_name: info_class(_raw_info=info, _field=field)} if info_name else {}
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **arguments: Any) -> Any:
+        strawberry_info = info_class(_raw_info=info, _field=field)
+        kwargs = convert(arguments, strawberry_info) if convert is not None else {}
+        if info_name:
+            kwargs[info_name] = strawberry_info
         return method(source, **kwargs) if takes_self else method(**kwargs)
 
     return resolve
+
+
+_PLAIN_VALUES = (str, int, float, bool, Enum)
+MAX_KEPT_CONVERSIONS = 256
+"""Argument conversions kept per field (then forgotten all at once)."""
+
+
+def _converter(
+    field: StrawberryField, config: StrawberryConfig, scalar_registry: Mapping[object, Any]
+) -> Callable[[dict[str, Any], Info[Any, Any]], dict[str, Any]] | None:
+    """Strawberry's conversion of ``field``'s arguments (None: it has none), a fresh
+    dict per call; conversions of plain values are kept (they depend on nothing else)."""
+    if not field.arguments:
+        return None
+    arguments = field.arguments
+    kept: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+    def convert(raw: dict[str, Any], info: Info[Any, Any]) -> dict[str, Any]:
+        if not all(v is None or isinstance(v, _PLAIN_VALUES) for v in raw.values()):
+            return convert_arguments(raw, arguments, scalar_registry, config, info)
+        key = tuple(raw.items())
+        converted = kept.get(key)
+        if converted is None:
+            if len(kept) >= MAX_KEPT_CONVERSIONS:
+                kept.clear()
+            converted = kept[key] = convert_arguments(raw, arguments, scalar_registry, config, info)
+        return dict(converted)
+
+    return convert

@@ -184,7 +184,12 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
             ErrorPolicy,
         ],
     )
-    lean_resolvers(built._schema, built.config.info_class)
+    lean_resolvers(
+        built._schema,
+        built.config.info_class,
+        built.config,
+        built.schema_converter.scalar_registry,
+    )
     return built
 
 

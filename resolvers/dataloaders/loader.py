@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -69,17 +69,18 @@ class SourceLoader(BatchWindow[str, V_co], Generic[V_co]):
         self.after_batch: AfterBatch | None = None
         """Called with each batch's result before the loads resolve (the look-ahead)."""
 
-    def load_ahead(self, key: str, origin: str, cause: Call | None = None) -> None:
-        """Start loading ``key`` now, for a field that will read it later.
+    def load_ahead(self, keys: Iterable[str], origin: str, cause: Call | None = None) -> None:
+        """Start loading ``keys`` now, for fields that will read them later.
 
         ``origin`` names the look-ahead rule (it labels the batch in the trace);
-        ``cause`` is the call whose result gave the key, when the caller knows it.
+        ``cause`` is the call whose result gave the keys, when the caller knows it.
         A failure is left for the field that reads the value to report.
         """
         self._asked_by = origin
         token = _cause.set(cause) if cause is not None else None
         try:
-            self.load(key)
+            for key in keys:
+                self.load(key)
         finally:
             self._asked_by = None
             if token is not None:

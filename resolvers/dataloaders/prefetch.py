@@ -117,9 +117,9 @@ class Lookahead:
         if BILLING_WITH_CONTRACTS.name not in self.wanted:
             return
         rule = BILLING_WITH_CONTRACTS.name
-        for account_id in account_ids:
-            self.loaders.account_subscriptions.load_ahead(account_id, rule, cause)
-            self.loaders.account_invoices.load_ahead(account_id, rule, cause)
+        keys = list(account_ids)
+        self.loaders.account_subscriptions.load_ahead(keys, rule, cause)
+        self.loaders.account_invoices.load_ahead(keys, rule, cause)
 
     def customer_contracts(self, info: Any, account_id: str) -> None:
         """A customer's contracts are about to load (however the customer was reached)."""
@@ -128,16 +128,14 @@ class Lookahead:
     def _contracts_arrived(self, found: Mapping[str, Any]) -> None:
         if SCHEDULES_FROM_CONTRACTS.name not in self.wanted:
             return
-        for contracts in _lists(found):
-            for contract in contracts:
-                self.loaders.schedules.load_ahead(contract.id, SCHEDULES_FROM_CONTRACTS.name)
+        ids = [contract.id for contracts in _lists(found) for contract in contracts]
+        self.loaders.schedules.load_ahead(ids, SCHEDULES_FROM_CONTRACTS.name)
 
     def _invoices_arrived(self, found: Mapping[str, Any]) -> None:
         if POSTINGS_FROM_INVOICES.name not in self.wanted:
             return
-        for invoices in _lists(found):
-            for invoice in invoices:
-                self.loaders.posting.load_ahead(invoice.id, POSTINGS_FROM_INVOICES.name)
+        ids = [invoice.id for invoices in _lists(found) for invoice in invoices]
+        self.loaders.posting.load_ahead(ids, POSTINGS_FROM_INVOICES.name)
 
 
 def _lists(found: Mapping[str, Any]) -> Iterable[list[Any]]:

@@ -80,6 +80,14 @@ class Item(Named):
     def times(self, n: int) -> int:
         return self.count * n
 
+    @strawberry.field
+    def painted(
+        self, info: Info[Any, Any], color: Color = Color.RED, tags: list[str] | None = None
+    ) -> str:
+        assert info.field_name == "painted"
+        assert isinstance(color, Color)  # converted as strawberry converts it
+        return f"{self.id}:{color.value}:{','.join(tags or ())}"
+
     # (strawberry.field with arguments is typed as returning Any: see pyproject's mypy)
     @strawberry.field(permission_classes=[Deny])  # type: ignore[untyped-decorator]
     def guarded(self) -> int | None:
@@ -161,9 +169,18 @@ class Counting(PlainFieldsExecutor):
         )
 
 
+def lean(schema: strawberry.Schema) -> strawberry.Schema:
+    lean_resolvers(
+        schema._schema,
+        schema.config.info_class,
+        schema.config,
+        schema.schema_converter.scalar_registry,
+    )
+    return schema
+
+
 def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
-    fast = strawberry.Schema(Query, execution_context_class=Counting)
-    lean_resolvers(fast._schema, fast.config.info_class)
+    fast = lean(strawberry.Schema(Query, execution_context_class=Counting))
     return fast, strawberry.Schema(Query)
 
 
@@ -187,13 +204,16 @@ QUERIES = {
     "typed objects": "{ boxes { item { id amount { value } } } }",
     "wrong object": "{ boxes { wrong { id } } }",
     "interface": "{ named { name ... on Item { id amount { value } } } }",
+    "arguments": """query ($c: Color!, $t: [String!]) { items { id times(n: 3)
+        a: painted b: painted(color: BLUE) c: painted(color: $c, tags: $t)
+        d: painted(tags: ["x", "y"]) } }""",
 }
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
 def test_answers_and_errors_are_graphql_cores(name: str) -> None:
     fast, reference = schemas()
-    variables = {"skip": False, "with": True}
+    variables = {"skip": False, "with": True, "c": "BLUE", "t": ["v"]}
     Counting.fields_executed = 0
     got = asyncio.run(fast.execute(QUERIES[name], variable_values=variables))
     expected = asyncio.run(reference.execute(QUERIES[name], variable_values=variables))
@@ -257,7 +277,7 @@ def test_lean_resolvers_only_where_nothing_is_skipped() -> None:
         for name, field in fields.items()
         if field.resolve is not None and field.resolve.__qualname__.startswith("_lean.")
     }
-    assert replaced == {"doubled", "later"}  # not `times` (arguments), not `secret` (permission)
+    assert replaced == {"doubled", "later", "times", "painted"}  # not `guarded` (permission)
 
 
 @strawberry.type
@@ -275,8 +295,7 @@ class ShelfQuery:
 def test_prepared_values_are_used_and_permissions_still_apply() -> None:
     prepared = item(1)
     prepare(prepared, doubled=-1, guarded=7)
-    schema = strawberry.Schema(ShelfQuery, execution_context_class=PlainFieldsExecutor)
-    lean_resolvers(schema._schema, schema.config.info_class)
+    schema = lean(strawberry.Schema(ShelfQuery, execution_context_class=PlainFieldsExecutor))
     result = asyncio.run(
         schema.execute("{ shelf { rows { id doubled guarded } } }", root_value=[prepared, item(2)])
     )
