@@ -362,10 +362,7 @@ def _prepared_reader(name: str) -> Callable[[Any], Any]:
 
 
 def lean_resolvers(
-    schema: GraphQLSchema,
-    info_class: type[Info[Any, Any]],
-    config: StrawberryConfig,
-    scalar_registry: Mapping[object, Any],
+    schema: GraphQLSchema, config: StrawberryConfig, scalar_registry: Mapping[object, Any]
 ) -> None:
     """Give fields whose resolver takes the parent, ``info`` and arguments a lean resolver.
 
@@ -391,7 +388,7 @@ def lean_resolvers(
             ):
                 continue
             convert = _converter(definition, config, scalar_registry)
-            field_def.resolve = _lean(definition, resolver, info_class, convert)
+            field_def.resolve = _lean(definition, resolver, config.info_class, convert)
 
 
 def _lean(

@@ -186,7 +186,6 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     )
     lean_resolvers(
         built._schema,
-        built.config.info_class,
         built.config,
         built.schema_converter.scalar_registry,
     )

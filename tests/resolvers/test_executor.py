@@ -172,7 +172,6 @@ class Counting(PlainFieldsExecutor):
 def lean(schema: strawberry.Schema) -> strawberry.Schema:
     lean_resolvers(
         schema._schema,
-        schema.config.info_class,
         schema.config,
         schema.schema_converter.scalar_registry,
     )
